@@ -1,0 +1,509 @@
+"""DICOM loading with pydicom: single files, series folders, several series, multi-frame.
+
+Slices are sorted by ImagePositionPatient projected on the slice normal (the cross product of
+the ImageOrientationPatient row and column cosines); the modality LUT (RescaleSlope/Intercept)
+is applied, so CT comes out in HU. Spacing is ``(PixelSpacing[1], PixelSpacing[0], slice step)``
+and the direction matrix has the row cosine, column cosine and normal as its columns, as
+SimpleITK's ImageSeriesReader builds it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..image import Image, Provenance
+from ..progress import CancelFlag, ProgressCallback, check_cancel, report
+from ._common import check_voxel_count
+
+# Patient/study keywords copied into Provenance.attributes (what DICOM export needs), plus a few
+# series keywords useful for display.
+EXPORT_KEYWORDS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge",
+    "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName",
+    "StudyDescription", "SeriesDescription", "SeriesNumber", "Modality", "Manufacturer",
+    "BodyPartExamined", "PatientPosition", "InstitutionName",
+)
+
+_POSITION_TOL = 1e-3  # mm: two slices closer than this along the normal share one position
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One DICOM series found in a folder (headers only, no pixel data read)."""
+
+    uid: str
+    modality: str
+    description: str
+    num_instances: int
+    patient: str  # one display line: "NAME (ID), study DATE"
+    first_path: str
+    study_uid: str = ""
+    rows: int = 0
+    columns: int = 0
+    num_frames: int = 0  # total frames over all instances (= slices for most series)
+
+    def line(self) -> str:
+        """A one-line summary for error messages and `fusionviewer info`."""
+        desc = f" '{self.description}'" if self.description else ""
+        return (f"{self.uid} [{self.modality}{desc}, {self.num_instances} file(s), "
+                f"{self.columns}x{self.rows}x{self.num_frames}]")
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+def is_dicom_file(path: Path) -> bool:
+    """True if the file starts with the DICOM preamble ('DICM' at byte 128)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _read_header(path: Path, force: bool = False):
+    """The dataset without pixel data; InputError if it cannot be parsed."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: "
+                         f"{str(exc).splitlines()[0][:120] if str(exc) else 'unreadable'})",
+                         str(path)) from None
+    return ds
+
+
+def _is_image(ds) -> bool:
+    return "Rows" in ds and "Columns" in ds and "SeriesInstanceUID" in ds
+
+
+def _scan_folder(folder: Path) -> tuple[list[tuple[Path, Any]], int]:
+    """All DICOM image headers under ``folder`` (recursive) and the number of files seen."""
+    found: list[tuple[Path, Any]] = []
+    n_files = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            n_files += 1
+            path = Path(root) / name
+            if is_dicom_file(path):
+                ds = _read_header(path)
+            elif path.suffix.lower() in (".dcm", ".dicom", ".ima"):
+                ds = _read_header(path, force=True)
+                if "SOPClassUID" not in ds and "Rows" not in ds:
+                    raise InputError("not a DICOM file (no DICOM header found)", str(path))
+            else:
+                continue
+            if _is_image(ds):
+                found.append((path, ds))
+    return found, n_files
+
+
+def _text(ds, keyword: str, default: str = "") -> str:
+    value = ds.get(keyword, None)
+    if value is None or value == "":
+        return default
+    return str(value)
+
+
+def _patient_line(ds) -> str:
+    name = _text(ds, "PatientName", "?")
+    pid = _text(ds, "PatientID", "?")
+    date = _text(ds, "StudyDate")
+    return f"{name} ({pid})" + (f", study {date}" if date else "")
+
+
+def _num_frames(ds) -> int:
+    try:
+        return max(1, int(ds.get("NumberOfFrames", 1) or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _group_series(headers: list[tuple[Path, Any]]) -> dict[str, list[tuple[Path, Any]]]:
+    groups: dict[str, list[tuple[Path, Any]]] = {}
+    for path, ds in headers:
+        groups.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
+    return groups
+
+
+def _series_info(uid: str, members: list[tuple[Path, Any]]) -> SeriesInfo:
+    first = members[0][1]
+    return SeriesInfo(
+        uid=uid, modality=_text(first, "Modality", "OT"),
+        description=_text(first, "SeriesDescription"), num_instances=len(members),
+        patient=_patient_line(first), first_path=str(members[0][0]),
+        study_uid=_text(first, "StudyInstanceUID"), rows=int(first.Rows),
+        columns=int(first.Columns), num_frames=sum(_num_frames(ds) for _, ds in members))
+
+
+def list_series(folder: str | Path) -> list[SeriesInfo]:
+    """The DICOM image series under a folder (recursive), sorted by series number then UID."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputError("path does not exist", str(folder))
+    if not folder.is_dir():
+        headers = [(folder, _read_header(folder, force=not is_dicom_file(folder)))]
+        if not _is_image(headers[0][1]):
+            raise InputError("DICOM file holds no image", str(folder))
+    else:
+        headers, _ = _scan_folder(folder)
+    groups = _group_series(headers)
+
+    def key(item: tuple[str, list]) -> tuple:
+        num = item[1][0][1].get("SeriesNumber", None)
+        try:
+            num = int(num)
+        except (TypeError, ValueError):
+            num = 1 << 30
+        return (num, item[0])
+
+    return [_series_info(uid, members) for uid, members in sorted(groups.items(), key=key)]
+
+
+# --- geometry and pixel values -----------------------------------------------------------------
+
+@dataclass
+class _Frame:
+    """One 2-D slice (a single-frame file or one frame of a multi-frame file)."""
+
+    path: Path
+    sop_uid: str
+    frame: int  # 0-based frame index inside its file
+    instance: int
+    position: np.ndarray | None
+    orientation: np.ndarray | None
+    pixel_spacing: tuple[float, float] | None
+    thickness: float | None
+    slope: float
+    intercept: float
+    window: tuple[float, float] | None
+
+
+def _floats(value, n: int) -> np.ndarray | None:
+    if value is None:
+        return None
+    values = value if hasattr(value, "__iter__") and not isinstance(value, str) else [value]
+    try:
+        arr = np.array([float(v) for v in values], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.size == n and np.isfinite(arr).all() else None
+
+
+def _first_float(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        if hasattr(value, "__iter__") and not isinstance(value, str):
+            value = list(value)[0]
+        out = float(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return out if np.isfinite(out) else None
+
+
+def _group_item(groups, index: int | None, sequence: str):
+    """Item 0 of ``sequence`` inside a functional group item (per-frame or shared), or None."""
+    if groups is None:
+        return None
+    try:
+        item = groups[index] if index is not None else groups[0]
+    except (IndexError, TypeError):
+        return None
+    seq = item.get(sequence, None)
+    if not seq:
+        return None
+    return seq[0]
+
+
+def _lookup(ds, frame: int, sequence: str, keyword: str):
+    """A functional-group attribute: per-frame, then shared, then the top-level dataset."""
+    per = ds.get("PerFrameFunctionalGroupsSequence", None)
+    shared = ds.get("SharedFunctionalGroupsSequence", None)
+    for item in (_group_item(per, frame, sequence), _group_item(shared, None, sequence)):
+        if item is not None and keyword in item:
+            return item.get(keyword)
+    return ds.get(keyword, None)
+
+
+def _window_of(ds, frame: int) -> tuple[float, float] | None:
+    center = _first_float(_lookup(ds, frame, "FrameVOILUTSequence", "WindowCenter"))
+    width = _first_float(_lookup(ds, frame, "FrameVOILUTSequence", "WindowWidth"))
+    if center is None or width is None or width <= 0:
+        return None
+    return (center, width)
+
+
+def _frames_of(path: Path, ds) -> list[_Frame]:
+    """The slices of one file with their geometry and modality LUT."""
+    n = _num_frames(ds)
+    detector = ds.get("DetectorInformationSequence", None)  # legacy NM multi-frame geometry
+    det = detector[0] if detector else None
+    frames = []
+    base_pos = None
+    for k in range(n):
+        pos = _floats(_lookup(ds, k, "PlanePositionSequence", "ImagePositionPatient"), 3)
+        ori = _floats(_lookup(ds, k, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+        if det is not None:
+            if pos is None:
+                pos = _floats(det.get("ImagePositionPatient", None), 3)
+            if ori is None:
+                ori = _floats(det.get("ImageOrientationPatient", None), 6)
+        spacing = _floats(_lookup(ds, k, "PixelMeasuresSequence", "PixelSpacing"), 2)
+        if spacing is None:
+            spacing = _floats(ds.get("ImagerPixelSpacing", None), 2)
+        thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SpacingBetweenSlices")) \
+            or _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SliceThickness"))
+        slope = _first_float(_lookup(ds, k, "PixelValueTransformationSequence", "RescaleSlope"))
+        intercept = _first_float(_lookup(ds, k, "PixelValueTransformationSequence",
+                                         "RescaleIntercept"))
+        frames.append(_Frame(
+            path=path, sop_uid=_text(ds, "SOPInstanceUID"), frame=k,
+            instance=int(_first_float(ds.get("InstanceNumber", None)) or 0),
+            position=pos, orientation=ori,
+            pixel_spacing=tuple(spacing) if spacing is not None else None,
+            thickness=thick, slope=1.0 if slope is None else slope,
+            intercept=0.0 if intercept is None else intercept, window=_window_of(ds, k)))
+    # A multi-frame file with one position (no per-frame positions): frames are stacked along
+    # the normal, one SpacingBetweenSlices apart.
+    if n > 1 and frames[0].position is not None and frames[0].orientation is not None:
+        per = ds.get("PerFrameFunctionalGroupsSequence", None)
+        has_per_frame = per is not None and len(per) == n and all(
+            _group_item(per, k, "PlanePositionSequence") is not None for k in range(n))
+        if not has_per_frame:
+            base_pos = frames[0].position
+            normal = _normal(frames[0].orientation)
+            step = frames[0].thickness or 1.0
+            for k, fr in enumerate(frames):
+                fr.position = base_pos + k * step * normal
+    return frames
+
+
+def _normal(orientation: np.ndarray) -> np.ndarray:
+    row, col = orientation[:3], orientation[3:]
+    n = np.cross(row, col)
+    norm = np.linalg.norm(n)
+    return n / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
+    """Stored pixel values as [frames, y, x] or [frames, y, x, 3] (colour converted to RGB)."""
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:
+        msg = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+        raise InputError(f"corrupt or truncated DICOM pixel data ({msg})", str(path)) from None
+    photometric = _text(ds, "PhotometricInterpretation", "MONOCHROME2").upper()
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        arr = apply_color_lut(arr, ds)
+        if arr.dtype != np.uint8:
+            arr = (arr >> 8).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
+        samples = 3
+    if samples == 3:
+        if n_frames == 1 and arr.ndim == 3:
+            arr = arr[np.newaxis]
+    elif n_frames == 1 and arr.ndim == 2:
+        arr = arr[np.newaxis]
+    expected = 4 if samples == 3 else 3
+    if arr.ndim != expected or arr.shape[0] != n_frames:
+        raise InputError(f"unexpected pixel data shape {arr.shape}", str(path))
+    if photometric == "MONOCHROME1":
+        # Display-inverted storage: flip so that higher values are brighter (MONOCHROME2).
+        bits = int(ds.get("BitsStored", 8 * arr.dtype.itemsize))
+        top = (1 << bits) - 1 if arr.dtype.kind == "u" else int(arr.max())
+        arr = (top - arr.astype(np.int64)).astype(arr.dtype if arr.dtype.kind == "u" else np.int64)
+    return arr
+
+
+def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray:
+    """Stack frames and apply slope/intercept; integer results stay integer (int16 if it fits)."""
+    colour = arrays[0].ndim == 3
+    identity = all(f.slope == 1.0 and f.intercept == 0.0 for f in frames)
+    if colour or identity:
+        return np.stack(arrays)
+    integral = (all(a.dtype.kind in "ui" for a in arrays)
+                and all(f.slope == int(f.slope) and f.intercept == int(f.intercept)
+                        for f in frames))
+    if integral:
+        out = np.stack([a.astype(np.int64) * int(f.slope) + int(f.intercept)
+                        for a, f in zip(arrays, frames)])
+        for dtype in (np.int16, np.int32):
+            info = np.iinfo(dtype)
+            if out.min() >= info.min and out.max() <= info.max:
+                return out.astype(dtype)
+        return out.astype(np.float64).astype(np.float32)
+    return np.stack([(a.astype(np.float64) * f.slope + f.intercept).astype(np.float32)
+                     for a, f in zip(arrays, frames)])
+
+
+def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
+    """Sort slices along the normal; return them and the geometry (spacing z, origin, direction)."""
+    geo: dict[str, Any] = {"notes": []}
+    oriented = all(f.position is not None and f.orientation is not None for f in frames)
+    if oriented:
+        ori0 = frames[0].orientation
+        if any(np.abs(f.orientation - ori0).max() > 1e-3 for f in frames):
+            raise InputError("slices of the series have different orientations", name)
+        normal = _normal(ori0)
+        key = np.array([float(f.position @ normal) for f in frames])
+        order = np.argsort(key, kind="stable")
+        frames = [frames[i] for i in order]
+        steps = np.diff(key[order])
+        if len(frames) > 1 and steps.min() < _POSITION_TOL:
+            dup = int((steps < _POSITION_TOL).sum()) + 1
+            raise InputError(f"{dup} slices share one position: several acquisitions or time "
+                             "points (4-D data) are not supported; select a single volume",
+                             name)
+        row, col = ori0[:3] / np.linalg.norm(ori0[:3]), ori0[3:] / np.linalg.norm(ori0[3:])
+        geo["direction"] = tuple(np.column_stack([row, col, normal]).ravel())
+        geo["origin"] = tuple(frames[0].position)
+        if len(frames) > 1:
+            dz = float(np.median(steps))
+            if steps.max() - steps.min() > max(0.01 * dz, 1e-3):
+                geo["notes"].append(f"non-uniform slice spacing {steps.min():.3g}.."
+                                    f"{steps.max():.3g} mm (median {dz:.3g} used)")
+            geo["dz"] = dz
+        else:
+            geo["dz"] = frames[0].thickness or 1.0
+    else:
+        frames = sorted(frames, key=lambda f: (f.instance, str(f.path), f.frame))
+        geo["direction"] = None
+        geo["origin"] = (0.0, 0.0, 0.0)
+        geo["dz"] = frames[0].thickness or 1.0
+        if len(frames) > 1:
+            geo["notes"].append("no ImagePositionPatient: slices ordered by InstanceNumber")
+    return frames, geo
+
+
+def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None = None,
+                      progress: ProgressCallback | None = None,
+                      cancel: CancelFlag | None = None) -> Image:
+    """Load the files of one series (headers already read) into one Image."""
+    import pydicom
+
+    first_path, first = members[0]
+    name = str(first_path.parent if len(members) > 1 else first_path)
+    rows, cols = int(first.Rows), int(first.Columns)
+    samples = int(first.get("SamplesPerPixel", 1) or 1)
+    total = 0
+    for path, ds in members:
+        if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
+            raise InputError(f"slice size {ds.Columns}x{ds.Rows} differs from the series' "
+                             f"{cols}x{rows}", str(path))
+        total += rows * cols * _num_frames(ds) * samples
+    check_voxel_count(total, name)
+
+    frames: list[_Frame] = []
+    pixels: dict[tuple[str, int], np.ndarray] = {}
+    datasets = []
+    for i, (path, _) in enumerate(members):
+        check_cancel(cancel)
+        try:
+            ds = pydicom.dcmread(path)
+        except Exception as exc:
+            raise InputError(f"corrupt DICOM file ({exc.__class__.__name__})", str(path)) from None
+        if "PixelData" not in ds and "FloatPixelData" not in ds:
+            raise InputError("DICOM file has no pixel data (truncated?)", str(path))
+        n = _num_frames(ds)
+        arr = _pixels(path, ds, n)
+        for fr in _frames_of(path, ds):
+            pixels[(str(path), fr.frame)] = arr[fr.frame]
+            frames.append(fr)
+        datasets.append(ds)
+        report(progress, "loading DICOM", (i + 1) / len(members))
+    if not frames:
+        raise InputError("the series holds no image slices", name)
+
+    frames, geo = _sort_frames(frames, name)
+    arrays = [pixels[(str(f.path), f.frame)] for f in frames]
+    if len({a.shape for a in arrays}) != 1:
+        raise InputError("slices of the series differ in shape or colour", name)
+    array = _apply_rescale(arrays, frames)
+    if array.ndim == 4 and array.shape[-1] != 3:
+        raise InputError(f"{array.shape[-1]} samples per pixel are not supported", name)
+
+    ps = frames[0].pixel_spacing or (1.0, 1.0)
+    spacing = (float(ps[1]), float(ps[0]), float(geo["dz"]))
+    window = frames[0].window
+    if _text(first, "PhotometricInterpretation").upper() == "MONOCHROME1" and window:
+        bits = int(first.get("BitsStored", 16))
+        f0 = frames[0]
+        window = (f0.slope * ((1 << bits) - 1) + 2 * f0.intercept - window[0], window[1])
+
+    header_modality = _text(first, "Modality").upper()
+    if header_modality and header_modality != "OT":
+        mod = header_modality
+    else:
+        mod = modality or header_modality or "OT"
+
+    attributes = {k: str(first.get(k)) for k in EXPORT_KEYWORDS
+                  if first.get(k, None) not in (None, "")}
+    attributes["PhotometricInterpretation"] = _text(first, "PhotometricInterpretation")
+    paths = tuple(dict.fromkeys(str(f.path) for f in frames))
+    prov = Provenance(
+        source_paths=paths,
+        series_instance_uid=_text(first, "SeriesInstanceUID") or None,
+        study_instance_uid=_text(first, "StudyInstanceUID") or None,
+        frame_of_reference_uid=_text(first, "FrameOfReferenceUID") or None,
+        sop_class_uid=_text(first, "SOPClassUID") or None,
+        sop_instance_uids=tuple(f.sop_uid for f in frames),
+        attributes=attributes,
+        description="; ".join(geo["notes"]))
+    fields: dict[str, Any] = dict(spacing=spacing, origin=geo["origin"], modality=mod,
+                                  window=window, provenance=prov)
+    if geo["direction"] is not None:
+        fields["direction"] = geo["direction"]
+    image = Image(array, **fields)
+    image.check_finite(name)
+    return image
+
+
+def read_dicom(path: str | Path, *, series_uid: str | None = None, modality: str | None = None,
+               progress: ProgressCallback | None = None,
+               cancel: CancelFlag | None = None) -> Image:
+    """Load a DICOM file or the (chosen) series of a folder."""
+    path = Path(path)
+    if path.is_dir():
+        headers, n_files = _scan_folder(path)
+        if not headers:
+            if n_files == 0:
+                raise InputError("empty folder (no files found)", str(path))
+            raise InputError(f"no DICOM image files found among {n_files} file(s) in the folder",
+                             str(path))
+        groups = _group_series(headers)
+        if series_uid is None:
+            if len(groups) > 1:
+                infos = list_series(path)
+                raise InputError(f"folder holds {len(groups)} series, choose one by "
+                                 "SeriesInstanceUID (--series): "
+                                 + "; ".join(i.line() for i in infos), str(path))
+            members = next(iter(groups.values()))
+        else:
+            if series_uid not in groups:
+                raise InputError(f"series {series_uid} not found; the folder holds: "
+                                 + "; ".join(_series_info(u, m).line()
+                                             for u, m in groups.items()), str(path))
+            members = groups[series_uid]
+    else:
+        ds = _read_header(path, force=not is_dicom_file(path))
+        if not _is_image(ds):
+            raise InputError("DICOM file holds no image (no Rows/Columns/SeriesInstanceUID)",
+                             str(path))
+        if series_uid is not None and str(ds.SeriesInstanceUID) != series_uid:
+            raise InputError(f"file belongs to series {ds.SeriesInstanceUID}, not {series_uid}",
+                             str(path))
+        members = [(path, ds)]
+    return load_dicom_series(members, modality=modality, progress=progress, cancel=cancel)
