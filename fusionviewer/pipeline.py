@@ -21,7 +21,7 @@ import numpy as np
 from . import __version__
 from .errors import Cancelled, InputError, ModelError
 from .fusion import FALLBACK_METHOD, available_methods, get_method
-from .image import Image, Normalization, canonical_modality
+from .image import FUNCTIONAL_MODALITIES, Image, Normalization, canonical_modality
 from .progress import ProgressCallback, check_cancel, report, sub_progress
 
 REGISTRATIONS = ("none", "rigid", "affine")
@@ -365,6 +365,17 @@ def output_format(out: str | Path, fmt: str | None = None) -> str:
                      "(use .png, .nii, .nii.gz, a folder, or --format)", str(out))
 
 
+def check_output(out: str | Path, fmt: str | None = None, force: bool = False) -> str:
+    """Fail early (InputError) on an unusable output path; returns the format it implies."""
+    out = Path(out)
+    fmt = output_format(out, fmt)
+    if not force and out.exists() and (out.is_file() or any(out.iterdir())):
+        raise InputError("output exists (use --force to overwrite)", str(out))
+    if out.is_dir() and out.name.lower().endswith((".png", ".nii", ".nii.gz")):
+        raise InputError("output is a folder; give a file name", str(out))
+    return fmt
+
+
 def export_result(result: FusionResult, out: str | Path, fmt: str | None = None,
                   force: bool = False) -> list[Path]:
     """Write the fused image as PNG, NIfTI or a DICOM series folder; returns the written paths."""
@@ -603,16 +614,30 @@ def _fmt(value) -> str:
 # --- metrics ------------------------------------------------------------------------------------
 
 def result_metrics(result: FusionResult) -> dict[str, float]:
-    """Fusion-quality metrics of a result on its fixed grid (volumes: mean over slices)."""
-    from .metrics import compute_metrics, to_display_u8
+    """Fusion-quality metrics of a result on its fixed grid, 0..255 scale (volumes: slice mean).
+
+    The functional source (for CClow) is the first CT/PET/SPECT source, else the first colour
+    source; MI per source is labelled by modality when the modalities differ.
+    """
+    from .metrics import ALIASES, compute_metrics
 
     functional = next((k for k, s in enumerate(result.sources)
-                       if s.modality in ("CT", "PT", "NM")), None)
+                       if s.modality in FUNCTIONAL_MODALITIES), None)
+    if functional is None:
+        functional = next((k for k, s in enumerate(result.inputs) if s.is_color), None)
     names = [s.modality for s in result.sources]
+    if len(set(names)) != len(names):
+        names = None
     per_slice = []
     for z in range(result.fused_gray.shape[0]):
-        fused = to_display_u8(result.fused_gray[z])
-        srcs = [to_display_u8(s.luminance()[z]) for s in result.sources]
-        per_slice.append(compute_metrics(fused, srcs, functional=functional, names=names))
+        fused = _to_255(result.fused_gray[z])
+        srcs = [_to_255(s.luminance()[z]) for s in result.sources]
+        values = compute_metrics(fused, srcs, functional=functional, names=names)
+        per_slice.append({k: v for k, v in values.items() if k not in ALIASES})
     keys = per_slice[0].keys()
     return {k: float(np.mean([m[k] for m in per_slice])) for k in keys}
+
+
+def _to_255(x01: np.ndarray) -> np.ndarray:
+    """[0, 1] floats on the 0..255 integer grid (as an 8-bit PNG of them holds)."""
+    return np.rint(np.clip(np.asarray(x01, dtype=np.float64), 0.0, 1.0) * 255.0)

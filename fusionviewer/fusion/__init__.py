@@ -28,8 +28,12 @@ DESCRIPTIONS = {
 def _fuse_cnn(images, *, progress=None, cancel=None, block_size=None, device="auto",
               batch_size=None, **_ignored):
     """The bundled CNN; imported on first use so the classical methods never need torch."""
-    from .inference import fuse_cnn
+    try:
+        from .inference import fuse_cnn
+    except ImportError as exc:  # torch or the inference module missing: same as no weights
+        from ..errors import ModelError
 
+        raise ModelError(f"the CNN cannot be loaded: {exc}") from exc
     return fuse_cnn(images, progress=progress, cancel=cancel, block_size=block_size,
                     device=device, batch_size=batch_size)
 

@@ -1,0 +1,126 @@
+"""``fusionviewer demo --out DIR``: fuse a bundled sample pair; write PNG, DICOM and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from ..errors import InputError
+from ..fusion import DEFAULT_METHOD, available_methods
+from ..paths import samples_dir
+from ..pipeline import FusionJob, FusionOptions, FusionResult, export_result, result_metrics
+from ._common import ProgressBar
+
+# Folder names of the bundled pairs (Harvard Whole Brain Atlas) and the modality of each file;
+# the first pair found is the demo's.
+SAMPLE_TASKS = ("pet-mri", "ct-mri", "spect-mri")
+MODALITY_WORDS = {"ct": "CT", "mri": "MR", "mr": "MR", "pet": "PT", "spect": "NM"}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="fuse a bundled sample pair and write PNG, DICOM and metrics",
+        description="Headless demo: fuse a bundled registered pair (Harvard Whole Brain Atlas) "
+                    "with the default method and write fused.png, a DICOM series folder and "
+                    "metrics (JSON and CSV) into DIR.")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--method", default=DEFAULT_METHOD, choices=available_methods(),
+                        help="fusion method (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="overwrite files in DIR")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _modality_of(path: Path) -> str | None:
+    for word in reversed([path.stem.lower(), path.parent.name.lower()]):
+        for part in word.replace("_", "-").split("-"):
+            if part in MODALITY_WORDS:
+                return MODALITY_WORDS[part]
+    return None
+
+
+def demo_pair(root: Path | None = None) -> tuple[list[Path], list[str | None]]:
+    """Two image files of a bundled sample pair and their modalities.
+
+    Accepted layouts under ``samples_dir()``: ``<task>/<modality>/<name>.png`` (as in the Harvard
+    data set) or ``<task>/<anything>_<modality>.png`` with exactly two images.
+    """
+    root = Path(root) if root is not None else samples_dir()
+    tasks = [root / t for t in SAMPLE_TASKS if (root / t).is_dir()]
+    if not tasks:
+        raise InputError("no bundled sample pair found (expected a pet-mri, ct-mri or spect-mri "
+                         "folder)", str(root))
+    for task in tasks:
+        subdirs = sorted(d for d in task.iterdir() if d.is_dir() and d.name.lower()
+                         in MODALITY_WORDS)
+        if len(subdirs) >= 2:
+            names = [{p.name for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+                     for d in subdirs]
+            common = sorted(set.intersection(*names))
+            if common:
+                files = _order([d / common[0] for d in subdirs])
+                return files, [_modality_of(f) for f in files]
+        files = sorted(p for p in task.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(files) == 2:
+            files = _order(files)
+            return files, [_modality_of(f) for f in files]
+    raise InputError("no sample pair found in the bundled samples folder", str(root))
+
+
+def _order(files: list[Path]) -> list[Path]:
+    """MRI first (the anatomical reference), then the other source."""
+    return sorted(files, key=lambda p: 0 if _modality_of(p) == "MR" else 1)
+
+
+def _check_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("output exists and is not a folder", str(out))
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError("output folder is not empty (use --force to overwrite)", str(out))
+
+
+def write_metrics(metrics: dict[str, float], json_path: Path, csv_path: Path) -> None:
+    """Metrics as a JSON object and as a two-column CSV (metric, value)."""
+    json_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["metric", "value"])
+        for key in sorted(metrics):
+            writer.writerow([key, f"{metrics[key]:.6g}"])
+
+
+def fuse_demo(out: Path, method: str = DEFAULT_METHOD, force: bool = False,
+              progress=None) -> tuple[FusionResult, list[Path]]:
+    """Fuse the bundled pair into ``out``; returns the result and the files written."""
+    files, modalities = demo_pair()
+    result = FusionJob(files, FusionOptions(method=method), modalities=modalities).run(
+        progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    written = export_result(result, out / "fused.png", "png", force=force)
+    written += export_result(result, out / "fused_dicom", "dicom", force=force)
+    metrics = result_metrics(result)
+    json_path, csv_path = out / "metrics.json", out / "metrics.csv"
+    write_metrics(metrics, json_path, csv_path)
+    return result, written + [json_path, csv_path]
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    _check_out_dir(out, args.force)
+    with ProgressBar(enabled=not args.no_progress, desc="demo") as bar:
+        result, written = fuse_demo(out, args.method, args.force, progress=bar)
+    sources = ", ".join(p for s in result.inputs for p in s.provenance.source_paths)
+    print(f"fused {sources} with {result.method}")
+    for notice in result.notices:
+        print(f"notice: {notice}")
+    print(f"wrote into {out}:")
+    dicoms = [p for p in written if p.parent.name == "fused_dicom"]
+    for p in written:
+        if p not in dicoms:
+            print(f"  {p}")
+    if dicoms:
+        print(f"  {dicoms[0].parent}/ (DICOM series, {len(dicoms)} file(s))")
+    return 0

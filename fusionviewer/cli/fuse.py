@@ -1,0 +1,47 @@
+"""``fusionviewer fuse SRC1 SRC2 [SRC3 ...] -o OUT``: fuse registered (or registrable) sources."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import InputError
+from ..pipeline import FusionJob, check_output, export_result, result_metrics
+from ._common import ProgressBar, add_fusion_options, options_from_args, parse_modalities
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "fuse", help="fuse two or more images into one",
+        description="Fuse two or more images (PNG/JPEG/TIFF, NIfTI, MHA, NRRD, DICOM file or "
+                    "series folder). The output suffix picks the format: .png, .nii/.nii.gz, or "
+                    "a folder with --format dicom.")
+    parser.add_argument("sources", nargs="+", metavar="SRC", help="source images (two or more)")
+    parser.add_argument("--series", metavar="UID1,UID2",
+                        help="SeriesInstanceUID per source for folders holding several series")
+    add_fusion_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if len(args.sources) < 2:
+        raise InputError(f"fusion needs at least two sources, got {len(args.sources)}",
+                         args.sources[0] if args.sources else None)
+    check_output(args.output, args.format, args.force)  # fail before any work
+    modalities = parse_modalities(args.modality, len(args.sources))
+    series = None
+    if args.series:
+        series = [v.strip() or None for v in args.series.split(",")]
+    options = options_from_args(args)
+    with ProgressBar(enabled=not args.no_progress) as bar:
+        result = FusionJob(args.sources, options, modalities=modalities,
+                           series_uids=series).run(progress=bar)
+    written = export_result(result, args.output, args.format, force=args.force)
+    for notice in result.notices:
+        print(f"fusionviewer: notice: {notice}", file=sys.stderr)
+    shown = written[0] if len(written) == 1 else args.output
+    print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
+    if args.metrics:
+        print(json.dumps(result_metrics(result), indent=2, sort_keys=True))
+    return 0
