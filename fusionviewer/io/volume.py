@@ -40,12 +40,16 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
         raise InputError(f"{comps} components per voxel are not supported (gray or RGB only)",
                          str(path))
     check_voxel_count(int(np.prod(size)) * comps, path)
-    try:
-        img = reader.Execute()
-    except RuntimeError as exc:
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "read failed"
-        raise InputError(f"corrupt or truncated image data ({msg[:200]})", str(path)) from None
-    if dim > 3:  # a 4-D file with a single time point: drop the trailing axis
+    img = _nifti_via_nibabel(path, reader) if path.name.lower().endswith((".nii", ".nii.gz")) \
+        else None
+    if img is None:
+        try:
+            img = reader.Execute()
+        except RuntimeError as exc:
+            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "read failed"
+            raise InputError(f"corrupt or truncated image data ({msg[:200]})",
+                             str(path)) from None
+    if img.GetDimension() > 3:  # a 4-D file with a single time point: drop the trailing axis
         img = sitk.Extract(img, size[:3] + [0] * (dim - 3), [0] * dim)
     if comps == 4:  # RGBA: drop alpha
         img = sitk.Compose([sitk.VectorIndexSelectionCast(img, i) for i in range(3)])
@@ -55,3 +59,33 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
                             provenance=Provenance(source_paths=(str(path),)))
     image.check_finite(str(path))
     return image
+
+
+def _nifti_via_nibabel(path: Path, reader):
+    """NIfTI voxels read by nibabel on SimpleITK's geometry, or None for RGB (SimpleITK reads it).
+
+    SimpleITK's NIfTI reader silently turns NaN into 0 and zero-fills truncated files; nibabel
+    keeps NaN (so they can be refused) and raises on short data.
+    """
+    import nibabel as nib
+    import SimpleITK as sitk
+
+    try:
+        nii = nib.load(str(path))
+        data = np.asanyarray(nii.dataobj)
+    except Exception as exc:  # nibabel raises ValueError, EOFError, OSError, zlib errors...
+        raise InputError(f"corrupt or truncated image data ({exc.__class__.__name__}: "
+                         f"{str(exc)[:120]})", str(path)) from None
+    if data.dtype.fields is not None:
+        return None
+    if data.dtype == np.float64 and nii.get_data_dtype() != np.float64:
+        data = data.astype(np.float32)  # scaled integers: float32 as SimpleITK gives them
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    img = sitk.GetImageFromArray(np.ascontiguousarray(data.T))
+    dim, full = img.GetDimension(), reader.GetDimension()
+    img.SetSpacing(reader.GetSpacing()[:dim])
+    img.SetOrigin(reader.GetOrigin()[:dim])
+    d = np.reshape(reader.GetDirection(), (full, full))[:dim, :dim]
+    img.SetDirection(tuple(d.ravel()))
+    return img
