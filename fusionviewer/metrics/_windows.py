@@ -6,45 +6,59 @@ import numpy as np
 from scipy import ndimage
 
 
-def _window_sum_1d(x: np.ndarray, k: int, axis: int) -> np.ndarray:
-    """Sums of k consecutive samples along axis ('valid', length n - k + 1).
+def _cut(axis: int, start: int, stop: int | None) -> tuple:
+    """Index selecting start:stop along axis -1 or -2."""
+    return (Ellipsis, slice(start, stop)) if axis == -1 else (Ellipsis, slice(start, stop), slice(None))
 
-    Built from power-of-two partial sums (x[i] + x[i+1], then pairs of pairs...), so for
-    k = 2^p a constant run of value c sums to exactly k*c for any float c, and integer data
-    sums exactly; this is what makes the 0/0 rules of Q0/QW/QE reliable (metrics.md section 7).
+
+def _window_sums_1d(x: np.ndarray, ks: tuple[int, ...], axis: int) -> list[np.ndarray]:
+    """Sums of k consecutive samples along axis -1 or -2 ('valid', length n - k + 1), per k.
+
+    Built from power-of-two partial sums (x[i] + x[i+1], then pairs of pairs...) shared by all
+    k. For k = 2^p a constant run of value c sums to exactly k*c for any float c, and integer
+    data sums exactly: this keeps the 0/0 rules of Q0/QW/QE reliable (metrics.md section 7).
     """
-    x = np.moveaxis(x, axis, -1)
-    n = x.shape[-1]
-    length = n - k + 1
-    total = None
-    offset = 0
-    width = 1
-    part = x
-    while True:
-        if k & width:
-            piece = part[..., offset:offset + length]
-            total = piece.copy() if total is None else total + piece
-            offset += width
-        if width * 2 > k:
-            break
-        part = part[..., :-width] + part[..., width:]
-        width *= 2
-    return np.moveaxis(total, -1, axis)
+    n = x.shape[axis]
+    parts = {1: x}
+    w = 1
+    while 2 * w <= max(ks):
+        p = parts[w]
+        parts[2 * w] = p[_cut(axis, 0, -w)] + p[_cut(axis, w, None)]
+        w *= 2
+    out = []
+    for k in ks:
+        length = n - k + 1
+        total, owned, off = None, False, 0
+        for w in sorted(parts, reverse=True):
+            if k & w:
+                piece = parts[w][_cut(axis, off, off + length)]
+                if total is None:
+                    total = piece
+                elif owned:
+                    total += piece
+                else:
+                    total, owned = total + piece, True
+                off += w
+        out.append(total)
+    return out
 
 
-def box_sums(x: np.ndarray, k: int) -> np.ndarray:
-    """Sums over every k x k window fully inside the last two axes (shape shrinks by k - 1)."""
-    return _window_sum_1d(_window_sum_1d(x, k, -1), k, -2)
+def box_sums(x: np.ndarray, *ks: int) -> list[np.ndarray]:
+    """Sums over every k x k window fully inside a 2-D array (or the last two axes), per k."""
+    rows = _window_sums_1d(x, ks, -1)
+    return [_window_sums_1d(r, (k,), -2)[0] for r, k in zip(rows, ks)]
 
 
 def sobel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sobel (gx, gy) over the last two axes with zero padding: gx right-left, gy up-down."""
-    pad = [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)]
-    p = np.pad(x, pad)
-    vert = p[..., :-2, :] + 2.0 * p[..., 1:-1, :] + p[..., 2:, :]  # [1, 2, 1] down the rows
-    gx = vert[..., :, 2:] - vert[..., :, :-2]
-    horiz = p[..., :, :-2] + 2.0 * p[..., :, 1:-1] + p[..., :, 2:]  # [1, 2, 1] along the row
-    gy = horiz[..., :-2, :] - horiz[..., 2:, :]
+    """Sobel (gx, gy) of a 2-D image with zero padding: gx right minus left, gy up minus down."""
+    p = np.zeros((x.shape[0] + 2, x.shape[1] + 2))
+    p[1:-1, 1:-1] = x
+    vert = p[:-2, :] + p[2:, :]  # [1, 2, 1] down the rows
+    vert += 2.0 * p[1:-1, :]
+    gx = vert[:, 2:] - vert[:, :-2]
+    horiz = p[:, :-2] + p[:, 2:]  # [1, 2, 1] along the row
+    horiz += 2.0 * p[:, 1:-1]
+    gy = horiz[:-2, :] - horiz[2:, :]
     return gx, gy
 
 
@@ -55,8 +69,14 @@ def gaussian_window_1d(n: int) -> np.ndarray:
     return w / w.sum()
 
 
-def filter_valid(x: np.ndarray, w1d: np.ndarray) -> np.ndarray:
-    """Separable correlation of the last two axes with outer(w1d, w1d), 'valid' output only."""
+def filter_valid_t(x: np.ndarray, w1d: np.ndarray) -> np.ndarray:
+    """Separable correlation of the last two axes with outer(w1d, w1d), 'valid' part, TRANSPOSED.
+
+    Both passes run along the contiguous last axis (faster than filtering down the rows); the
+    result is the transpose of the valid output, which is what VIF needs: its window is the same
+    along both axes and it only sums over positions and keeps even rows and columns.
+    """
     h = (len(w1d) - 1) // 2
-    y = ndimage.correlate1d(x, w1d, axis=-1, mode="constant")[..., :, h:x.shape[-1] - h]
-    return ndimage.correlate1d(y, w1d, axis=-2, mode="constant")[..., h:x.shape[-2] - h, :]
+    y = ndimage.correlate1d(x, w1d, axis=-1, mode="constant")[..., h:x.shape[-1] - h]
+    y = np.ascontiguousarray(np.swapaxes(y, -1, -2))
+    return ndimage.correlate1d(y, w1d, axis=-1, mode="constant")[..., h:y.shape[-1] - h]

@@ -114,28 +114,29 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
     for label, v in zip(labels, mis):
         out[f"MI_{label}"] = v
 
-    stack = np.stack(srcs)
     out["SCD"] = correlation.sum_of_correlation_differences(f, srcs)
     out["CC"] = correlation.correlation_coefficient(f, srcs)
-    out["VIF"] = vif(stack, f)
+    out["VIF"] = vif(srcs, f)
 
-    gx, gy = sobel(np.concatenate([stack, f[np.newaxis]]))
-    g = np.hypot(gx, gy)
-    ang = edge_angle(gx, gy)
+    # Sobel responses, edge strengths and angles: computed once, shared by Qabf and QE
+    grads = [sobel(x) for x in srcs + [f]]
+    g = [np.sqrt(gx * gx + gy * gy) for gx, gy in grads]
+    ang = [edge_angle(gx, gy) for gx, gy in grads]
     out["Qabf"] = qabf(g[:-1], ang[:-1], g[-1], ang[-1])
 
-    others7 = stack if r is None else np.concatenate([stack, r[np.newaxis]])
-    ssim = ssim_values(pair_sums(others7, f, 7), float(ssim_data_range))
-    out["SSIM"] = float(ssim[:len(srcs)].sum())
+    # box sums over 7 x 7 (SSIM, SSIM_R) and 8 x 8 (Q0, QW, QE) windows share their partial sums
+    ps7, ps8 = pair_sums(srcs + ([r] if r is not None else []), f, 7, 8)
+    ssim = ssim_values(ps7, float(ssim_data_range))
+    out["SSIM"] = float(sum(ssim[:len(srcs)]))
 
     mse = float(np.mean([np.mean((f - s) ** 2) for s in srcs]))
     peak = float(f.max()) if psnr_peak in ("maxF", "max") else float(psnr_peak or 255.0)
     out["PSNR"] = _psnr(mse, peak)
 
-    ps8 = pair_sums(stack, f, 8)
+    ps8 = ps8.first(len(srcs))
     out["Q0"] = q0_value(ps8)
     out["QW"] = qw_value(ps8)
-    out["QE"] = out["QW"] * qw_value(pair_sums(g[:-1], g[-1], 8))
+    out["QE"] = out["QW"] * qw_value(pair_sums(g[:-1], g[-1], 8)[0])
 
     if r is not None:
         mse_r = float(np.mean((f - r) ** 2))
