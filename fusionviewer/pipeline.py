@@ -188,12 +188,12 @@ class FusionJob:
         fixed = inputs[opts.fixed_index]
 
         if opts.register == "none":
-            for img in inputs:
+            for k, img in enumerate(inputs):
                 if img.shape != fixed.shape:
                     raise InputError(
                         f"mismatched sizes: {_size(img)} vs {_size(fixed)} of "
                         f"{_label(fixed, opts.fixed_index)}; use --register rigid (or affine)",
-                        _label(img, inputs.index(img)))
+                        _label(img, k))
 
         norms = [self._normalization(img, k) for k, img in enumerate(inputs)]
 
