@@ -1,0 +1,100 @@
+"""Start the desktop app: ``run_app(args)`` for ``fusionviewer``, ``--demo``, ``view`` and
+``--screenshot`` (render once fusion and metrics are done, save a PNG, exit)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..paths import samples_dir
+
+SCREENSHOT_SIZE = (1600, 980)
+SCREENSHOT_TIMEOUT_MS = 15 * 60 * 1000
+DEMO_TASKS = ("ct-mri", "spect-mri", "pet-mri")
+
+
+def demo_pair(task: str | None = None) -> list[Path]:
+    """Two matched files of a bundled sample task folder (resources/samples/<task>/<a>|<b>/NAME)."""
+    root = samples_dir()
+    tasks = [task] if task else list(DEMO_TASKS)
+    if root.is_dir():
+        tasks += sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in tasks)
+    for name in tasks:
+        folder = root / name
+        subs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        if len(subs) < 2:
+            continue
+        files = [{f.name: f for f in s.iterdir() if f.is_file() and not f.name.startswith(".")}
+                 for s in subs[:2]]
+        common = sorted(set(files[0]) & set(files[1]))
+        if common:
+            return [files[0][common[0]], files[1][common[0]]]
+    raise InputError("no bundled sample pair found", str(root))
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    from .settings import APPLICATION, ORGANIZATION
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("FusionViewer")
+    return app
+
+
+def create_window(settings: Any = None):
+    """The main window with the app's settings (tests pass their own)."""
+    from .main_window import MainWindow
+    from .settings import app_settings
+
+    return MainWindow(app_settings() if settings is None else settings)
+
+
+def run_app(args: Any) -> int:
+    """Open the main window (optionally with sources, the demo, or a one-shot screenshot)."""
+    app = _application()
+    from PySide6.QtCore import QTimer
+
+    window = create_window()
+    app.setWindowIcon(window.windowIcon())
+    paths = [str(p) for p in (getattr(args, "sources_to_view", None) or [])]
+    if getattr(args, "demo", False) and not paths:
+        paths = [str(p) for p in demo_pair(getattr(args, "demo_task", None))]
+    screenshot = getattr(args, "screenshot", None)
+    status = {"code": 0}
+    if screenshot:
+        window.quiet = True  # no modal dialogs: errors go to stderr and the exit code
+        window.resize(*SCREENSHOT_SIZE)
+
+        def fail(title: str, message: str) -> None:
+            print(f"fusionviewer: error: {message}", file=sys.stderr)
+            status["code"] = 2
+            app.exit(2)
+
+        def shoot(*_args) -> None:
+            app.processEvents()
+            if not window.save_screenshot(screenshot):
+                status["code"] = 1
+            else:
+                print(f"screenshot written to {screenshot}")
+            app.exit(status["code"])
+
+        window.controller.error.connect(fail)
+        if paths:
+            window.controller.metricsFinished.connect(lambda _m: QTimer.singleShot(300, shoot))
+        else:
+            QTimer.singleShot(500, shoot)
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: fail("timeout", "screenshot timed out"))
+    window.show()
+    if paths:
+        window.load_paths(paths, None)
+    code = app.exec()
+    window.save_layout()
+    window.controller.shutdown()
+    return int(code or status["code"])

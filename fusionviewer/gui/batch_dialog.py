@@ -1,0 +1,165 @@
+"""Batch dialog: folders of matched files -> output folder, with progress and a summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .workers import Task, TaskRunner
+
+COLUMNS = ["Name", "Status", "Method", "Seconds", "Output / problem"]
+
+
+def batch_task(dirs: list[str], out_dir: str, options: Any, *, progress=None, cancel=None):
+    """Worker: pipeline.run_batch (a failing pair is a row, not an exception)."""
+    from ..pipeline import run_batch
+
+    return run_batch(dirs, out_dir, options, progress=progress, cancel=cancel)
+
+
+class BatchDialog(QDialog):
+    """Runs pipeline.run_batch in a worker; ``rows`` holds the BatchRows when it is done."""
+
+    def __init__(self, options_provider: Callable[[], Any], parent: QWidget | None = None,
+                 settings=None):
+        super().__init__(parent)
+        self.setWindowTitle("Batch fusion")
+        self.options_provider = options_provider
+        self.settings = settings
+        self.runner = TaskRunner(self, max_threads=1)
+        self.task: Task | None = None
+        self.rows: list[Any] = []
+        self.folders = QListWidget()
+        self.folders.setToolTip("Files with the same name in every folder are fused together")
+        add = QPushButton("Add folder…")
+        remove = QPushButton("Remove")
+        self.out_edit = QLineEdit()
+        self.out_edit.setPlaceholderText("output folder")
+        out_btn = QPushButton("Browse…")
+        self.run_btn = QPushButton("Run batch")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Ready")
+        self.summary = QLabel("Uses the method, registration and device of the pipeline panel.")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        folder_buttons = QVBoxLayout()
+        folder_buttons.addWidget(add)
+        folder_buttons.addWidget(remove)
+        folder_buttons.addStretch(1)
+        top = QHBoxLayout()
+        top.addWidget(self.folders, 1)
+        top.addLayout(folder_buttons)
+        out_row = QHBoxLayout()
+        out_row.addWidget(QLabel("Output"))
+        out_row.addWidget(self.out_edit, 1)
+        out_row.addWidget(out_btn)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_btn)
+        run_row.addWidget(self.cancel_btn)
+        run_row.addWidget(self.progress, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Input folders (two or more, files matched by name)"))
+        layout.addLayout(top)
+        layout.addLayout(out_row)
+        layout.addLayout(run_row)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        add.clicked.connect(self._add_folder)
+        remove.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i))
+                                        for i in self.folders.selectedItems()])
+        out_btn.clicked.connect(self._choose_out)
+        self.run_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.resize(760, 520)
+
+    def set_folders(self, folders: list[str], out_dir: str) -> None:
+        self.folders.clear()
+        self.folders.addItems([str(f) for f in folders])
+        self.out_edit.setText(str(out_dir))
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Input folder")
+        if folder:
+            self.folders.addItem(folder)
+
+    def _choose_out(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder")
+        if folder:
+            self.out_edit.setText(folder)
+
+    def start(self) -> bool:
+        dirs = [self.folders.item(i).text() for i in range(self.folders.count())]
+        out = self.out_edit.text().strip()
+        if len(dirs) < 2 or not out:
+            QMessageBox.warning(self, "Batch", "Choose at least two input folders and an "
+                                "output folder.")
+            return False
+        if any(Path(out).resolve() == Path(d).resolve() for d in dirs):
+            QMessageBox.warning(self, "Batch", f"{out}: the output folder must not be an input "
+                                "folder.")
+            return False
+        self.task = Task(batch_task, dirs, out, self.options_provider(), name="batch")
+        self.task.signals.progress.connect(self._on_progress)
+        self.task.signals.finished.connect(self._on_finished)
+        self.task.signals.failed.connect(
+            lambda e: QMessageBox.warning(self, "Batch failed", str(e).splitlines()[0]))
+        self.task.signals.cancelled.connect(lambda: self.summary.setText("Cancelled."))
+        self.task.signals.done.connect(self._on_done)
+        self.run_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.table.setRowCount(0)
+        self.summary.setText("Running…")
+        self.runner.start(self.task)
+        return True
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _on_progress(self, stage: str, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(f"{stage.capitalize()}… %p%")
+
+    def _on_finished(self, rows: list[Any]) -> None:
+        self.rows = list(rows)
+        self.table.setRowCount(len(self.rows))
+        for i, row in enumerate(self.rows):
+            values = [row.name, row.status, row.method, f"{row.seconds:.2f}",
+                      row.output if row.status == "ok" else row.message]
+            for j, v in enumerate(values):
+                item = QTableWidgetItem(str(v))
+                if row.status == "failed":
+                    item.setForeground(QColor(180, 0, 0))
+                elif row.status == "skipped":
+                    item.setForeground(QColor(140, 100, 0))
+                self.table.setItem(i, j, item)
+        counts = {s: sum(r.status == s for r in self.rows) for s in ("ok", "failed", "skipped")}
+        failed = [f"{r.name}: {r.message}" for r in self.rows if r.status != "ok"]
+        text = f"{counts['ok']} fused, {counts['failed']} failed, {counts['skipped']} skipped."
+        if failed:
+            text += "\nProblems:\n" + "\n".join(failed[:10])
+        self.summary.setText(text)
+
+    def _on_done(self) -> None:
+        self.task = None
+        self.run_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+        self.progress.setValue(1000 if self.rows else 0)
+        self.progress.setFormat("Done" if self.rows else "Ready")
+
+    def done(self, result: int) -> None:  # closing cancels a running batch
+        self.cancel()
+        self.runner.wait(5000)
+        super().done(result)

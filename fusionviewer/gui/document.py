@@ -1,0 +1,194 @@
+"""The app state that every widget observes: sources, result, slice, cursor, ROI, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ..image import Image
+from .display import Layer
+
+MODE_FUSED, MODE_OVERLAY, MODE_CHECKER = "fused", "overlay", "checkerboard"
+SLOT_NAMES = "ABCDEFGH"
+
+
+@dataclass
+class Source:
+    """A loaded input: where it came from and the raw image."""
+
+    path: str
+    image: Image
+    series_uid: str | None = None
+
+    @property
+    def label(self) -> str:
+        return Path(self.path).name or self.path
+
+
+def patient_line(image: Image) -> str:
+    """'Name · ID · study date · study description' from DICOM attributes ('' if none)."""
+    attrs = image.provenance.attributes or {}
+    parts = [str(attrs.get(k, "")).strip() for k in
+             ("PatientName", "PatientID", "StudyDate", "StudyDescription")]
+    return " · ".join(p for p in parts if p)
+
+
+def describe_image(image: Image) -> str:
+    """'CT · 256×256×1 · 1.00×1.00×1.00 mm · RGB' for the source info line."""
+    z, y, x = image.shape
+    sx, sy, sz = image.spacing
+    text = f"{image.modality} · {x}×{y}×{z} · {sx:.2f}×{sy:.2f}×{sz:.2f} mm"
+    if image.is_color:
+        text += " · RGB"
+    return text
+
+
+class Document(QObject):
+    """State plus change signals; it does no computing and starts no work."""
+
+    sourcesChanged = Signal()
+    resultChanged = Signal()
+    layersChanged = Signal()
+    sliceChanged = Signal(int)
+    cursorChanged = Signal(object)      # (x, y) in pixels of the shown grid, or None
+    roiChanged = Signal(object)         # (x, y, w, h) in pixels, or None
+    metricsChanged = Signal()
+    displayChanged = Signal()           # mode, opacity, tile, anonymise
+    busyChanged = Signal(bool)
+    progressChanged = Signal(str, float)
+    statusMessage = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.sources: list[Source | None] = [None, None]
+        self.result: Any = None                 # pipeline.FusionResult of the last good run
+        self.result_paths: tuple[str, ...] = ()  # the source paths that result was made from
+        self.slice_index = 0
+        self.cursor: tuple[float, float] | None = None
+        self.roi: tuple[float, float, float, float] | None = None
+        self.metrics: dict[str, float] | None = None          # current slice of the result
+        self.metrics_slice: int | None = None
+        self.volume_metrics: Any = None
+        self.mode = MODE_FUSED
+        self.opacity = 0.5
+        self.tile = 32
+        self.anonymise = False
+        self.busy = False
+        self._layers: list[Layer] = []
+        self._last_num_slices = 1
+
+    # --- sources -------------------------------------------------------------------------
+    def loaded(self) -> list[Source]:
+        return [s for s in self.sources if s is not None]
+
+    def set_source(self, slot: int, source: Source | None) -> None:
+        while len(self.sources) <= slot:
+            self.sources.append(None)
+        self.sources[slot] = source
+        while len(self.sources) > 2 and self.sources[-1] is None:
+            self.sources.pop()
+        self._rebuild_layers()
+        self.sourcesChanged.emit()
+
+    def first_empty_slot(self) -> int:
+        for i, s in enumerate(self.sources):
+            if s is None:
+                return i
+        return len(self.sources)
+
+    # --- result --------------------------------------------------------------------------
+    def set_result(self, result: Any, paths: tuple[str, ...]) -> None:
+        self.result, self.result_paths = result, tuple(paths)
+        self.metrics, self.metrics_slice, self.volume_metrics = None, None, None
+        self._rebuild_layers()
+        self.resultChanged.emit()
+        self.metricsChanged.emit()
+
+    def result_is_current(self) -> bool:
+        return self.result is not None and \
+            self.result_paths == tuple(s.path for s in self.loaded())
+
+    def set_metrics(self, metrics: dict[str, float] | None, slice_index: int | None) -> None:
+        self.metrics, self.metrics_slice = metrics, slice_index
+        self.metricsChanged.emit()
+
+    def set_volume_metrics(self, value: Any) -> None:
+        self.volume_metrics = value
+        self.metricsChanged.emit()
+
+    # --- what the views show ---------------------------------------------------------------
+    def layers(self) -> list[Layer]:
+        return self._layers
+
+    def _rebuild_layers(self) -> None:
+        loaded = self.loaded()
+        if self.result_is_current():
+            srcs = list(self.result.sources)
+            layers = [Layer(f"{SLOT_NAMES[i]}: {loaded[i].label}" if i < len(loaded)
+                            else f"{SLOT_NAMES[i]}", img, "source", _units(img))
+                      for i, img in enumerate(srcs)]
+            method = getattr(self.result, "method", "")
+            layers.append(Layer(f"Fused ({method})" if method else "Fused",
+                                self.result.fused, "fused", "0-255"))
+        else:
+            layers = [Layer(f"{SLOT_NAMES[i]}: {s.label}", s.image, "source", _units(s.image))
+                      for i, s in enumerate(loaded)]
+        self._layers = layers
+        n = self.num_slices()
+        if n != self._last_num_slices:  # a new stack opens on its middle slice
+            self._last_num_slices = n
+            self.slice_index = n // 2
+        self.layersChanged.emit()
+
+    def fused_layer(self) -> Layer | None:
+        return next((l for l in self._layers if l.role == "fused"), None)
+
+    def source_layers(self) -> list[Layer]:
+        return [l for l in self._layers if l.role == "source"]
+
+    def num_slices(self) -> int:
+        return max((l.num_slices for l in self._layers), default=1)
+
+    # --- navigation ------------------------------------------------------------------------
+    def set_slice(self, index: int) -> None:
+        index = int(min(max(index, 0), self.num_slices() - 1))
+        if index != self.slice_index:
+            self.slice_index = index
+            self.sliceChanged.emit(index)
+
+    def step_slice(self, delta: int) -> None:
+        self.set_slice(self.slice_index + delta)
+
+    def set_cursor(self, pos: tuple[float, float] | None) -> None:
+        self.cursor = pos
+        self.cursorChanged.emit(pos)
+
+    def set_roi(self, rect: tuple[float, float, float, float] | None) -> None:
+        if rect is not None:
+            rect = tuple(float(v) for v in rect)
+        if rect != self.roi:
+            self.roi = rect
+            self.roiChanged.emit(rect)
+
+    # --- display options -------------------------------------------------------------------
+    def set_display(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            if key not in ("mode", "opacity", "tile", "anonymise"):
+                raise KeyError(key)
+            setattr(self, key, value)
+        self.displayChanged.emit()
+
+    def set_busy(self, busy: bool) -> None:
+        if busy != self.busy:
+            self.busy = busy
+            self.busyChanged.emit(busy)
+
+
+def _units(image: Image) -> str:
+    if image.modality == "CT" and (image.normalization is None
+                                   or image.normalization.kind == "window"):
+        return "HU"
+    return ""

@@ -1,0 +1,154 @@
+"""Export dialog: what to write and where; never offers a source file or a source folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget)
+
+# kind -> (label, suffix; "" means a folder)
+KINDS = {
+    "png": ("Fused image, PNG (current slice)", ".png"),
+    "png_all": ("Fused image, PNG (all slices, one file each)", ""),
+    "dicom": ("Fused image, DICOM series (Secondary Capture)", ""),
+    "nifti": ("Fused image, NIfTI", ".nii.gz"),
+    "metrics": ("Metrics, CSV", ".csv"),
+    "screenshot": ("Screenshot of the window, PNG", ".png"),
+}
+
+
+def source_paths(doc) -> list[Path]:
+    """Every file or folder the loaded sources came from (resolved)."""
+    out = []
+    for src in doc.loaded():
+        out.append(Path(src.path))
+        out += [Path(p) for p in src.image.provenance.source_paths]
+    return [p.resolve() for p in out]
+
+
+def source_folders(doc) -> set[Path]:
+    folders = set()
+    for p in source_paths(doc):
+        folders.add(p if p.is_dir() else p.parent)
+    return folders
+
+
+def is_protected(path: str | Path, doc) -> bool:
+    """True if writing ``path`` would touch a source: the same file, or inside a source folder
+    that is itself a loaded DICOM folder."""
+    target = Path(path).resolve()
+    for src in source_paths(doc):
+        if target == src or (src.is_dir() and src in target.parents):
+            return True
+    return False
+
+
+def default_export_dir(doc, settings=None) -> Path:
+    """The last export folder, else Documents/FusionViewer; never a source folder."""
+    avoid = source_folders(doc)
+    candidates = []
+    if settings is not None and settings.value("export/dir"):
+        candidates.append(Path(str(settings.value("export/dir"))))
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    if docs:
+        candidates.append(Path(docs) / "FusionViewer")
+    candidates.append(Path.home() / "FusionViewer exports")
+    for c in candidates:
+        c = c.resolve()
+        if c not in avoid and not any(a in c.parents for a in avoid if _is_dicom_folder(a, doc)):
+            return c
+    return Path.home().resolve() / "FusionViewer exports"
+
+
+def _is_dicom_folder(folder: Path, doc) -> bool:
+    return any(Path(s.path).resolve() == folder and Path(s.path).is_dir() for s in doc.loaded())
+
+
+def default_name(kind: str, doc) -> str:
+    method = getattr(doc.result, "method", "fused") if doc.result is not None else "fused"
+    suffix = KINDS[kind][1]
+    stem = {"metrics": f"metrics_{method}", "screenshot": "fusionviewer_window"}.get(
+        kind, f"fused_{method}")
+    if kind == "png" and doc.num_slices() > 1:
+        stem += f"_slice{doc.slice_index + 1:03d}"
+    if kind == "dicom":
+        stem += "_dicom"
+    return stem + suffix
+
+
+class ExportDialog(QDialog):
+    """Choose a kind and a path; ``accepted`` leaves ``kind``, ``path`` and ``force`` set."""
+
+    def __init__(self, doc, settings=None, parent: QWidget | None = None, kind: str = "png"):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.doc, self.settings = doc, settings
+        self.kind_combo = QComboBox()
+        for key, (label, _suffix) in KINDS.items():
+            self.kind_combo.addItem(label, key)
+        self.path_edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        row = QHBoxLayout()
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        note = QLabel("Exports are marked “Research use only, not for diagnosis”. "
+                      "Source files are never overwritten.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #555;")
+        form = QFormLayout(self)
+        form.addRow("Export", self.kind_combo)
+        form.addRow("To", row)
+        form.addRow(note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(buttons)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        browse.clicked.connect(self._browse)
+        self.kind_combo.currentIndexChanged.connect(self._kind_changed)
+        self.folder = default_export_dir(doc, settings)
+        self.kind, self.path, self.force = kind, None, False
+        self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(kind)))
+        self._kind_changed()
+        self.resize(560, self.sizeHint().height())
+
+    def _kind_changed(self) -> None:
+        self.kind = self.kind_combo.currentData()
+        current = Path(self.path_edit.text()).parent if self.path_edit.text() else self.folder
+        self.path_edit.setText(str(current / default_name(self.kind, self.doc)))
+
+    def _browse(self) -> None:
+        suffix = KINDS[self.kind][1]
+        start = self.path_edit.text() or str(self.folder)
+        if suffix:
+            path, _ = QFileDialog.getSaveFileName(self, "Export to", start,
+                                                  f"*{suffix};;All files (*)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Export into folder",
+                                                    str(Path(start).parent))
+            if path:
+                path = str(Path(path) / default_name(self.kind, self.doc))
+        if path:
+            self.path_edit.setText(path)
+
+    def _accept(self) -> None:
+        text = self.path_edit.text().strip()
+        if not text:
+            return
+        path = Path(text).expanduser()
+        if is_protected(path, self.doc):
+            QMessageBox.warning(self, "Export", f"{path}: this is a source file or inside a "
+                                "source folder; choose another place.")
+            return
+        force = False
+        if path.exists() and (path.is_file() or any(path.iterdir())):
+            answer = QMessageBox.question(self, "Export", f"{path} exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            force = True
+        self.path, self.force = path, force
+        if self.settings is not None:
+            self.settings.setValue("export/dir", str(path.parent))
+        self.accept()

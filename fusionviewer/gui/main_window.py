@@ -1,0 +1,370 @@
+"""The main window: menus, docks (sources + pipeline, ROI zoom, metrics), views, status bar."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+                               QMessageBox, QScrollArea, QVBoxLayout, QWidget)
+
+from .. import RESEARCH_ONLY, __version__
+from ..paths import resource_path
+from .controller import Controller
+from .document import Document
+from .export_dialog import ExportDialog, is_protected
+from .metrics_panel import MetricsPanel
+from .pipeline_panel import PipelinePanel
+from .roi_panel import RoiPanel
+from .settings import recent_files
+from .source_panel import SourcePanel
+from .viewer import ViewerPanel
+from .workers import Task
+
+FILE_FILTER = ("Images (*.dcm *.nii *.nii.gz *.mha *.mhd *.nrrd *.png *.jpg *.jpeg *.tif "
+               "*.tiff *.bmp);;All files (*)")
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    folder = resource_path("icons")
+    for size in (16, 32, 48, 64, 128, 256):
+        png = folder / f"fusionviewer-{size}.png"
+        if png.exists():
+            icon.addFile(str(png))
+    return icon
+
+
+def pacs_available() -> bool:
+    return importlib.util.find_spec("fusionviewer.gui.pacs_dialog") is not None
+
+
+class MainWindow(QMainWindow):
+    """Wires the document, the controller and the widgets together."""
+
+    screenshotReady = Signal()
+
+    def __init__(self, settings=None):
+        super().__init__()
+        self.settings = settings
+        self.setWindowTitle(f"FusionViewer {__version__} — {RESEARCH_ONLY}")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.doc = Document(self)
+        self.controller = Controller(self.doc, settings, self)
+        self.controller.choose_series = self.choose_series
+        self.viewer = ViewerPanel(self.doc)
+        self.setCentralWidget(self.viewer)
+
+        self.sources = SourcePanel(self.doc)
+        self.pipeline = PipelinePanel(self.doc)
+        self.controller.options_provider = self.pipeline.options
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 4, 4)
+        left_layout.addWidget(self.sources)
+        left_layout.addWidget(self.pipeline)
+        left_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(340)
+        self.left_dock = self._dock("Sources and pipeline", "dock_left", scroll,
+                                    Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.roi_panel = RoiPanel(self.doc, self.viewer)
+        self.roi_dock = self._dock("ROI zoom", "dock_roi", self.roi_panel,
+                                   Qt.DockWidgetArea.RightDockWidgetArea)
+        self.metrics = MetricsPanel(self.doc)
+        self.metrics_dock = self._dock("Metrics", "dock_metrics", self.metrics,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.cursor_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.cursor_label, 1)
+        notice = QLabel(RESEARCH_ONLY)
+        notice.setStyleSheet("color: #b00000;")
+        self.statusBar().addPermanentWidget(notice)
+        self.last_error: tuple[str, str] | None = None
+
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect()
+        self._restore_layout()
+        self._probe_device()
+
+    # --- construction --------------------------------------------------------------------------
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.open_action = file_menu.addAction("&Open files…", self.open_files)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        file_menu.addAction("Open &DICOM folder…", self.open_folder)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
+        self.pacs_action = None
+        if pacs_available():
+            self.pacs_action = file_menu.addAction("&PACS…", self.open_pacs)
+        file_menu.addSeparator()
+        self.export_action = file_menu.addAction("&Export…", self.export_dialog)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        file_menu.addAction("Save window &screenshot…", lambda: self.export_dialog("screenshot"))
+        file_menu.addAction("&Batch fusion…", self.batch_dialog)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit", self.close)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction("&Reset views (R)", self.viewer.reset)
+        view_menu.addAction("Window/level mode", lambda: self.viewer.wl_radio.setChecked(True))
+        view_menu.addAction("ROI mode", lambda: self.viewer.roi_radio.setChecked(True))
+        view_menu.addSeparator()
+        for dock in (self.left_dock, self.roi_dock, self.metrics_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        run_menu = bar.addMenu("&Pipeline")
+        self.run_action = run_menu.addAction("&Run fusion", self.controller.run_fusion)
+        self.run_action.setShortcut(QKeySequence("F5"))
+        self.cancel_action = run_menu.addAction("&Cancel (Esc)", self.controller.cancel)
+        run_menu.addAction("Measure whole &volume", self.controller.measure_volume)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("&About FusionViewer", self.show_about)
+        help_menu.addAction("Mouse and &keys", self.show_controls)
+
+    def _build_shortcuts(self) -> None:
+        keys = {Qt.Key.Key_PageUp: 1, Qt.Key.Key_PageDown: -1, Qt.Key.Key_Up: 1,
+                Qt.Key.Key_Down: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}
+        self._shortcuts = []
+        for key, step in keys.items():
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(lambda s=step: self.doc.step_slice(s))
+            self._shortcuts.append(sc)
+        for key, slot in ((Qt.Key.Key_R, self.viewer.reset),
+                          (Qt.Key.Key_Escape, self.controller.cancel)):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(slot)
+            self._shortcuts.append(sc)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.error.connect(self.show_error)
+        c.notice.connect(self.show_notice)
+        c.recentChanged.connect(self._fill_recent)
+        c.exportFinished.connect(lambda paths: self.statusBar().showMessage(
+            f"Exported {len(paths)} file(s) to {Path(str(paths[0])).parent}" if paths
+            else "Exported", 8000))
+        self.doc.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.doc.cursorChanged.connect(self._show_values)
+        self.doc.sliceChanged.connect(lambda _k: self._show_values(self.doc.cursor))
+        self.viewer.filesDroppedOnSlot.connect(
+            lambda paths, slot: self.load_paths(paths, None if slot < 0 else slot))
+        self.sources.filesDropped.connect(self.load_paths)
+        self.sources.openRequested.connect(self.open_files)
+        self.sources.removeRequested.connect(c.remove_source)
+        self.pipeline.runRequested.connect(c.run_fusion)
+        self.pipeline.cancelRequested.connect(c.cancel)
+        self.pipeline.auto_run.toggled.connect(lambda on: setattr(c, "auto_run", on))
+        self.metrics.volumeRequested.connect(c.measure_volume)
+
+    def _probe_device(self) -> None:
+        from .about_dialog import device_text
+
+        self.device_text = ""
+
+        def probe(*, progress=None, cancel=None) -> str:
+            return device_text()
+
+        task = Task(probe, name="device")
+        task.signals.finished.connect(self._on_device)
+        self.controller.runner.start(task)
+
+    def _on_device(self, text: str) -> None:
+        self.device_text = text
+        self.pipeline.set_device_text(f"Found: {text}")
+
+    # --- loading ---------------------------------------------------------------------------------
+    def load_paths(self, paths: list[str], slot: int | None = None) -> None:
+        """The one loading path: drops, File > Open, recent files, the command line."""
+        self.controller.load_paths([str(p) for p in paths], slot)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.load_paths(paths, None)
+
+    def open_files(self, slot: int | None = None) -> None:
+        start = self._last_dir()
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", start, FILE_FILTER)
+        if paths:
+            self._remember_dir(paths[0])
+            self.load_paths(paths, slot if isinstance(slot, int) and slot >= 0 else None)
+
+    def open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder", self._last_dir())
+        if folder:
+            self._remember_dir(folder)
+            self.load_paths([folder], None)
+
+    def open_pacs(self) -> None:
+        from .pacs_dialog import PacsDialog
+
+        dialog = PacsDialog(self, self.settings)
+        dialog.seriesRetrieved.connect(
+            lambda paths, slot: self.load_paths(list(paths), slot if slot >= 0 else None))
+        dialog.show()
+
+    def choose_series(self, path: str, series: list) -> str | None:
+        """Ask which series of a multi-series folder to load."""
+        labels = [s.line() if hasattr(s, "line") else f"{s.modality} {s.description} ({s.uid})"
+                  for s in series]
+        label, ok = QInputDialog.getItem(self, "Choose a series",
+                                         f"{path} holds {len(series)} series:", labels, 0, False)
+        return series[labels.index(label)].uid if ok and label in labels else None
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = recent_files(self.settings) if self.settings is not None else []
+        for path in items:
+            self.recent_menu.addAction(path, lambda p=path: self.load_paths([p], None))
+        self.recent_menu.setEnabled(bool(items))
+
+    def _last_dir(self) -> str:
+        if self.settings is not None and self.settings.value("open/dir"):
+            return str(self.settings.value("open/dir"))
+        return str(Path.home())
+
+    def _remember_dir(self, path: str) -> None:
+        if self.settings is not None:
+            p = Path(path)
+            self.settings.setValue("open/dir", str(p if p.is_dir() else p.parent))
+
+    # --- export ----------------------------------------------------------------------------------
+    def export_dialog(self, kind: str = "png") -> None:
+        if kind != "screenshot" and self.doc.result is None:
+            self.show_error("Nothing to export", "Run a fusion first.")
+            return
+        dialog = ExportDialog(self.doc, self.settings, self,
+                              kind=kind if isinstance(kind, str) else "png")
+        if dialog.exec():
+            self.export_to(dialog.kind, str(dialog.path), dialog.force)
+
+    def export_to(self, kind: str, path: str, force: bool = False) -> bool:
+        """Write one export kind to path (PNG/DICOM/NIfTI in a worker; CSV, screenshot here)."""
+        if is_protected(path, self.doc):
+            self.show_error("Export", f"{path}: refusing to write over a source file or into "
+                            "a source folder")
+            return False
+        if kind == "screenshot":
+            ok = self.save_screenshot(path)
+            self.controller.exportFinished.emit([Path(path)] if ok else [])
+            return ok
+        if kind == "metrics":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if Path(path).exists() and not force:
+                self.show_error("Export", f"{path}: output exists")
+                return False
+            Path(path).write_text(self.metrics.csv_text(), encoding="utf-8")
+            self.controller.exportFinished.emit([Path(path)])
+            return True
+        if kind == "png":
+            return self.controller.export_slice_png(path, self.doc.slice_index, force)
+        fmt = {"png_all": "png", "dicom": "dicom", "nifti": "nifti"}[kind]
+        return self.controller.export(path, fmt, force)
+
+    def save_screenshot(self, path: str) -> bool:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ok = self.grab().save(str(path), "PNG")
+        if not ok:
+            self.show_error("Screenshot", f"{path}: could not write the PNG")
+        return ok
+
+    # --- dialogs ---------------------------------------------------------------------------------
+    def batch_dialog(self):
+        from .batch_dialog import BatchDialog
+
+        dialog = BatchDialog(self.pipeline.options, self, self.settings)
+        dialog.show()
+        return dialog
+
+    def show_about(self):
+        from .about_dialog import AboutDialog
+
+        dialog = AboutDialog(self, self.device_text or None)
+        dialog.exec()
+
+    def show_controls(self) -> None:
+        QMessageBox.information(
+            self, "Mouse and keys",
+            "Wheel, PgUp/PgDn, arrow keys: slice\nCtrl+wheel or right-drag: zoom\n"
+            "Middle-drag: pan\nLeft-drag: window/level (W/L mode) or ROI (ROI mode)\n"
+            "R: reset views\nCtrl+O: open    Ctrl+E: export    F5: run    Esc: cancel")
+
+    def show_error(self, title: str, message: str) -> None:
+        """A warning dialog naming the file and the problem; the app stays usable."""
+        self.last_error = (title, message)
+        self.statusBar().showMessage(message, 10000)
+        if not getattr(self, "quiet", False):
+            QMessageBox.warning(self, title, message)
+
+    def show_notice(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+        self.pipeline.device_found.setText(text)
+
+    # --- status bar ------------------------------------------------------------------------------
+    def _show_values(self, pos) -> None:
+        if pos is None:
+            self.cursor_label.setText("")
+            return
+        k = self.doc.slice_index
+        x, y = pos
+        parts = [f"x {int(x)}  y {int(y)}  slice {k + 1}/{self.doc.num_slices()}"]
+        for layer in self.doc.layers():
+            value = layer.value_at(k, x, y)
+            if value is not None:
+                unit = f" {layer.units}" if layer.units and layer.units != "0-255" else ""
+                parts.append(f"{layer.name.split(':')[0]}: {value:.5g}{unit}")
+        self.cursor_label.setText("   |   ".join(parts))
+
+    # --- layout persistence ----------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        self.resize(1500, 900)
+        if self.settings is None:
+            return
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.pipeline.auto_run.setChecked(
+            str(self.settings.value("pipeline/auto_run", "true")).lower() == "true")
+
+    def save_layout(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("pipeline/auto_run", self.pipeline.auto_run.isChecked())
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        self.save_layout()
+        self.controller.shutdown()
+        super().closeEvent(event)

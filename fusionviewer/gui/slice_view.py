@@ -1,0 +1,241 @@
+"""One image view: pyqtgraph ViewBox + ImageItem, crosshair, ROI, window/level by left-drag.
+
+Mouse: wheel = slice, Ctrl+wheel or right-drag = zoom, middle-drag = pan, left-drag = window/
+level (W/L mode) or draw the ROI (ROI mode). The view shows what it is given; it computes nothing
+beyond the levels it is told to use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout,
+                               QWidget)
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+MODE_WL, MODE_ROI = "wl", "roi"
+CROSSHAIR_COLOR = QColor(255, 220, 0, 150)
+ROI_COLOR = QColor(0, 200, 255)
+
+
+class SliceViewBox(pg.ViewBox):
+    """A ViewBox with the clinical mouse conventions."""
+
+    sliceStep = Signal(int)
+    levelDrag = Signal(float, float)           # dx, dy in screen pixels since the last move
+    roiDrag = Signal(object, bool)             # (x, y, w, h) in view pixels, finished?
+
+    def __init__(self):
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.left_mode = MODE_WL
+
+    def wheelEvent(self, ev, axis=None):
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        if delta:
+            self.sliceStep.emit(1 if delta > 0 else -1)
+        ev.accept()
+
+    def mouseDragEvent(self, ev, axis=None):
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if self.left_mode == MODE_ROI:
+                p0 = self.mapToView(ev.buttonDownPos())
+                p1 = self.mapToView(ev.pos())
+                x0, x1 = sorted((p0.x(), p1.x()))
+                y0, y1 = sorted((p0.y(), p1.y()))
+                self.roiDrag.emit((x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)),
+                                  bool(ev.isFinish()))
+            else:
+                d = ev.screenPos() - ev.lastScreenPos()
+                self.levelDrag.emit(float(d.x()), float(d.y()))
+            return
+        super().mouseDragEvent(ev, axis)  # middle = pan, right = zoom (pyqtgraph defaults)
+
+
+class SliceView(QWidget):
+    """A titled image view; the owner feeds it slices and levels."""
+
+    sliceStep = Signal(int)
+    cursorMoved = Signal(object)      # (x, y) or None
+    roiMoved = Signal(object)         # (x, y, w, h)
+    levelsEdited = Signal(object)     # (low, high) after a W/L drag
+    filesDropped = Signal(list)       # local paths dropped onto this view
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = QLabel("")
+        self.title.setObjectName("viewTitle")
+        self.title.setStyleSheet("QLabel#viewTitle {color: #ddd; background: #222; "
+                                 "padding: 2px 6px; font-weight: 600;}")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.graphics = pg.GraphicsView()
+        self.graphics.setBackground("k")
+        self.vb = SliceViewBox()
+        self.graphics.setCentralItem(self.vb)
+        self.image_item = pg.ImageItem()
+        self.vb.addItem(self.image_item)
+        pen = QPen(CROSSHAIR_COLOR)
+        pen.setCosmetic(True)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        for line in (self.hline, self.vline):
+            line.setVisible(False)
+            self.vb.addItem(line, ignoreBounds=True)
+        self.roi = pg.RectROI([0, 0], [32, 32], pen=pg.mkPen(ROI_COLOR, width=2),
+                              removable=False, rotatable=False)
+        self.roi.setZValue(20)
+        self.roi.setVisible(False)
+        self.vb.addItem(self.roi, ignoreBounds=True)
+        self.hint = pg.TextItem("", color=(160, 160, 160), anchor=(0.5, 0.5))
+        self.vb.addItem(self.hint, ignoreBounds=True)
+        self.presets_button = QToolButton()
+        self.presets_button.setText("W/L")
+        self.presets_button.setToolTip("Window/level presets for this view")
+        self.presets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.presets_menu = QMenu(self.presets_button)
+        self.presets_button.setMenu(self.presets_menu)
+        self.presets_button.setAutoRaise(True)
+        bar = QWidget()
+        bar.setStyleSheet("background: #222;")
+        bar_layout = QHBoxLayout(bar)
+        bar_layout.setContentsMargins(0, 0, 2, 0)
+        bar_layout.setSpacing(0)
+        bar_layout.addWidget(self.title, 1)
+        bar_layout.addWidget(self.presets_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addWidget(self.graphics, 1)
+        self.accept_drops = False
+        self.graphics.viewport().installEventFilter(self)
+        self.levels: tuple[float, float] = (0.0, 1.0)
+        self.level_span: float = 1.0        # data range, scales W/L drags
+        self.base_title = ""
+        self._shape: tuple[int, int] | None = None
+        self._syncing_roi = False
+        self.vb.sliceStep.connect(self.sliceStep)
+        self.vb.levelDrag.connect(self._on_level_drag)
+        self.vb.roiDrag.connect(self._on_roi_drag)
+        self.roi.sigRegionChanged.connect(self._on_roi_changed)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # --- content -----------------------------------------------------------------------------
+    def set_title(self, text: str) -> None:
+        self.base_title = text
+        self._update_title()
+
+    def _update_title(self) -> None:
+        lo, hi = self.levels
+        wl = f"W {hi - lo:.4g}  L {(hi + lo) / 2:.4g}" if self._shape else ""
+        self.title.setText(f"{self.base_title}    {wl}" if wl else self.base_title)
+
+    def set_hint(self, text: str) -> None:
+        self.hint.setText(text)
+        self.hint.setPos(128, 128)
+        self.hint.setVisible(bool(text))
+
+    def clear(self, hint: str = "") -> None:
+        self.image_item.clear()
+        self._shape = None
+        self.set_hint(hint)
+        self._update_title()
+
+    def set_slice(self, array: np.ndarray, levels: tuple[float, float] | None = None) -> None:
+        """Show a (H, W) or (H, W, 3) array with the given or current levels."""
+        if levels is not None:
+            self.levels = (float(levels[0]), float(levels[1]))
+        arr = np.asarray(array)
+        first = self._shape is None or self._shape != arr.shape[:2]
+        self.image_item.setImage(arr, levels=self.levels, autoLevels=False)
+        self.set_hint("")
+        if first:
+            self._shape = arr.shape[:2]
+            self.reset_view()
+        self._update_title()
+
+    def set_levels(self, levels: tuple[float, float]) -> None:
+        self.levels = (float(levels[0]), float(levels[1]))
+        if self._shape is not None:
+            self.image_item.setLevels(self.levels)
+        self._update_title()
+
+    def reset_view(self) -> None:
+        if self._shape is not None:
+            h, w = self._shape
+            self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def set_left_mode(self, mode: str) -> None:
+        self.vb.left_mode = mode
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if self.accept_drops and kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if event.mimeData().hasUrls():
+                event.acceptProposedAction()
+                return True
+        if self.accept_drops and kind == QEvent.Type.Drop and event.mimeData().hasUrls():
+            paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+            event.acceptProposedAction()
+            if paths:
+                self.filesDropped.emit(paths)
+            return True
+        return super().eventFilter(obj, event)
+
+    # --- crosshair and ROI ------------------------------------------------------------------
+    def show_cursor(self, pos: tuple[float, float] | None) -> None:
+        visible = pos is not None and self._shape is not None
+        self.hline.setVisible(visible)
+        self.vline.setVisible(visible)
+        if visible:
+            self.vline.setValue(pos[0])
+            self.hline.setValue(pos[1])
+
+    def show_roi(self, rect: tuple[float, float, float, float] | None) -> None:
+        self._syncing_roi = True
+        try:
+            if rect is None:
+                self.roi.setVisible(False)
+            else:
+                x, y, w, h = rect
+                self.roi.setPos(QPointF(x, y), update=False)
+                self.roi.setSize(QPointF(w, h), update=False)
+                self.roi.stateChanged(finish=False)
+                self.roi.setVisible(True)
+        finally:
+            self._syncing_roi = False
+
+    def roi_rect(self) -> tuple[float, float, float, float]:
+        pos, size = self.roi.pos(), self.roi.size()
+        return (float(pos.x()), float(pos.y()), float(size.x()), float(size.y()))
+
+    def _on_roi_changed(self) -> None:
+        if not self._syncing_roi:
+            self.roiMoved.emit(self.roi_rect())
+
+    def _on_roi_drag(self, rect, finished: bool) -> None:
+        self.roiMoved.emit(tuple(rect))
+
+    def _on_level_drag(self, dx: float, dy: float) -> None:
+        if self._shape is None:
+            return
+        lo, hi = self.levels
+        step = self.level_span / 400.0
+        width = max(hi - lo + dx * step, self.level_span * 1e-3)
+        center = (hi + lo) / 2.0 - dy * step  # drag up = brighter, as in most viewers
+        self.set_levels((center - width / 2.0, center + width / 2.0))
+        self.levelsEdited.emit(self.levels)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self._shape is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+            self.cursorMoved.emit(None)
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        self.cursorMoved.emit((float(p.x()), float(p.y())))
