@@ -499,6 +499,8 @@ def read_dicom(path: str | Path, *, series_uid: str | None = None, modality: str
             members = groups[series_uid]
     else:
         ds = _read_header(path, force=not is_dicom_file(path))
+        if "SOPClassUID" not in ds:
+            raise InputError("corrupt DICOM file (no SOPClassUID: not a valid dataset)", str(path))
         if not _is_image(ds):
             raise InputError("DICOM file holds no image (no Rows/Columns/SeriesInstanceUID)",
                              str(path))
