@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -40,9 +41,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def route_bare_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Existing paths given without a sub-command (the OS opening files with the app) mean `view`."""
+    commands: set[str] = set()
+    takes_value: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands.update(action.choices)
+        elif action.nargs != 0:
+            takes_value.update(action.option_strings)
+    if "view" not in commands:
+        return argv
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("-"):
+            i += 2 if token in takes_value else 1
+            continue
+        if token in commands or not os.path.exists(token):
+            return argv
+        return argv[:i] + ["view"] + argv[i:]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(route_bare_paths(parser, argv))
     try:
         if args.command is None:
             if args.selftest:
