@@ -51,6 +51,12 @@ class PacsServer:
     def __post_init__(self) -> None:
         if not self.transport:
             object.__setattr__(self, "transport", "dicomweb" if self.url else "dimse")
+        parts = urlsplit(self.url)
+        if parts.username:  # keep credentials out of the URL (it is shown and logged)
+            if not self.username:
+                object.__setattr__(self, "username", parts.username)
+                object.__setattr__(self, "password", self.password or parts.password or "")
+            object.__setattr__(self, "url", self.display_url)
         problems = self.problems()
         if problems:
             raise InputError(f"PACS server '{self.name}': {problems[0]}")
@@ -91,13 +97,10 @@ class PacsServer:
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
     def credentials(self) -> tuple[str, str] | None:
-        """(user, password) for HTTP basic auth, from the fields, the env var or the URL."""
-        parts = urlsplit(self.url)
+        """(user, password) for HTTP basic auth; the env var ``password_env`` wins."""
         user, password = self.username, self.password
         if self.password_env:
             password = os.environ.get(self.password_env, password)
-        if not user and parts.username:
-            user, password = parts.username, parts.password or password
         return (user, password) if user else None
 
     def describe(self) -> str:
@@ -160,7 +163,8 @@ def load_servers(path: str | os.PathLike) -> list[PacsServer]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read PACS configuration ({exc.strerror})", str(path)) from None
-    if path.suffix.lower() == ".json" or text.lstrip().startswith(("{", "[")):
+    if path.suffix.lower() == ".json" or (path.suffix.lower() not in (".ini", ".cfg", ".conf")
+                                          and text.lstrip().startswith("{")):
         return servers_from_json(text, source=str(path))
     parser = configparser.ConfigParser(interpolation=None)
     try:

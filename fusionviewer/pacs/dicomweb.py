@@ -57,7 +57,10 @@ class DicomWebClient:
     # --- HTTP -------------------------------------------------------------------------------
     def _open(self, path: str, *, params=None, accept: str = DICOM_JSON, method: str = "GET",
               data: bytes | None = None, content_type: str | None = None):
-        url = self.base + path + (("?" + urlencode(params, doseq=True)) if params else "")
+        # DICOM wildcards and the name separator stay literal: some archives (Orthanc 1.10's
+        # DICOMweb plugin) match on the raw query string without percent-decoding it
+        query = urlencode(params, doseq=True, safe="^*?,-.", quote_via=quote) if params else ""
+        url = self.base + path + ("?" + query if query else "")
         req = urllib.request.Request(url, data=data, method=method)
         req.add_header("Accept", accept)
         if content_type:
@@ -155,6 +158,8 @@ class DicomWebClient:
             for body in _iter_parts(resp, boundary, cancel):
                 received.append(_write_instance(body, dest))
                 report(progress, "retrieve", len(received) / total)
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("retrieve cancelled by the user")
         if len(received) < total:
             raise PartialRetrieve(f"PACS {self.server.describe()}: retrieved {len(received)} of "
                                   f"{total} instance(s) of series {series_uid}", received)

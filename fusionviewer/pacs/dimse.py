@@ -168,11 +168,11 @@ class DimseClient:
         ae.add_requested_context(FIND_MODEL)
         assoc = self._associate(ae)
         out = []
+        started = time.monotonic()
         try:
             for status, ident in assoc.send_c_find(identifier, FIND_MODEL):
                 if not status:
-                    raise PacsError(f"PACS {self.server.describe()}: no answer to C-FIND "
-                                    f"within {self.server.timeout:g} s")
+                    raise self._no_answer(started, "C-FIND")
                 if status.Status in (0xFF00, 0xFF01):
                     if ident is not None:
                         out.append(ident)
@@ -258,14 +258,15 @@ class DimseClient:
     def _watch(self, assoc, responses, total, received, progress, cancel):
         """Consume C-GET/C-MOVE responses with progress; abort on cancel; return final status."""
         final = None
+        started = time.monotonic()
         for status, _ in responses:
             if cancel is not None and cancel.is_set():
                 assoc.abort()
                 raise Cancelled("retrieve cancelled by the user")
             if not status:
-                raise PacsError(f"PACS {self.server.describe()}: no answer within "
-                                f"{self.server.timeout:g} s during retrieve")
+                raise self._no_answer(started, "retrieve")
             final = status
+            started = time.monotonic()
             if status.Status == 0xFF00:
                 report(progress, "retrieve", len(received) / max(total, 1))
             elif status.Status == _MOVE_DEST_UNKNOWN:
@@ -362,6 +363,17 @@ class DimseClient:
                 assoc.release()
         log.info("stored %s on %s", result.summary(), self.server.describe())
         return result
+
+    def _no_answer(self, started: float, operation: str) -> PacsError:
+        """The error for a request that got no response: refused (closed early) or timed out."""
+        s = self.server
+        # pynetdicom aborts on timeout too, so only the elapsed time tells the two apart
+        if time.monotonic() - started < 0.9 * s.timeout:
+            return UnknownAE(f"PACS {s.describe()} refused the {operation} request and closed "
+                             f"the association; it probably does not know our AE title "
+                             f"'{s.our_ae_title}' (register it on the archive)")
+        return PacsError(f"PACS {s.describe()}: no answer to the {operation} request within "
+                         f"{s.timeout:g} s")
 
     @staticmethod
     def _status_text(status) -> str:
