@@ -63,7 +63,7 @@ def options_from_args(args: argparse.Namespace) -> FusionOptions:
 class ProgressBar:
     """A tqdm bar on stderr driven by ``progress(stage, fraction)`` callbacks."""
 
-    def __init__(self, enabled: bool = True, desc: str = "fusing", unit: str = "%"):
+    def __init__(self, enabled: bool = True, desc: str = "starting", unit: str = "%"):
         from tqdm import tqdm
 
         self._bar = tqdm(total=100, desc=desc, unit=unit, file=sys.stderr, disable=not enabled,

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.sources) < 2:
         raise InputError(f"fusion needs at least two sources, got {len(args.sources)}",
                          args.sources[0] if args.sources else None)
-    check_output(args.output, args.format, args.force)  # fail before any work
+    fmt = check_output(args.output, args.format, args.force)  # fail before any work
     modalities = parse_modalities(args.modality, len(args.sources))
     series = None
     if args.series:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     written = export_result(result, args.output, args.format, force=args.force)
     for notice in result.notices:
         print(f"fusionviewer: notice: {notice}", file=sys.stderr)
-    shown = written[0] if len(written) == 1 else args.output
+    shown = written[0] if len(written) == 1 and fmt != "dicom" else args.output
     print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
     if args.metrics:
         print(json.dumps(result_metrics(result), indent=2, sort_keys=True))
