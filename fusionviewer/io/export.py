@@ -207,13 +207,13 @@ def _check_dicom_folder(folder: Path, paths: list[Path], protected: list[str],
         raise InputError("DICOM output must be a folder, a file exists there", str(folder))
     protected_resolved = {str(Path(p).resolve()) for p in protected if p}
     if folder.is_dir():
-        for p in paths:
-            if str(p.resolve()) in protected_resolved:
-                raise InputError("refusing to write over a source file", str(p))
         holds_source = any(str(Path(p).resolve().parent) == str(folder.resolve())
                            for p in protected if p)
         if holds_source and not force:
             raise InputError("refusing to write into a source folder (use --force)", str(folder))
+        for p in paths:
+            if str(p.resolve()) in protected_resolved:
+                raise InputError("refusing to write over a source file", str(p))
         if any(folder.iterdir()) and not force:
             raise InputError("output folder exists and is not empty (use --force to overwrite)",
                              str(folder))
@@ -261,7 +261,7 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
 
     d = np.reshape(image.direction, (3, 3))
     row, col, normal = d[:, 0], d[:, 1], d[:, 2]
-    orientation = (_orientation_letter(row), _orientation_letter(col))
+    orientation = (_orientation_letter(row), _orientation_letter(col))  # e.g. ("LP", "PR")
     sx, sy, sz = image.spacing
     if image.is_color:
         stored_all, bits, slope, intercept, window = to_uint8(image), 8, 1.0, 0.0, None
@@ -292,19 +292,21 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
                 sop_instance_uid=generate_uid(), instance_number=k + 1,
                 manufacturer="FusionViewer",
                 patient_id=text("PatientID") if ref is not None else "ANONYMOUS",
-                patient_name=text("PatientName") if ref is not None else "ANONYMOUS",
+                patient_name=text("PatientName") if ref is not None else "ANONYMOUS^",
                 patient_birth_date=text("PatientBirthDate"),
                 patient_sex=text("PatientSex") if text("PatientSex") in ("M", "F", "O") else None,
                 accession_number=text("AccessionNumber"), study_id=text("StudyID"),
                 study_date=text("StudyDate") or (None if ref is not None else now.date()),
                 study_time=text("StudyTime") or (None if ref is not None else now.time()),
                 referring_physician_name=text("ReferringPhysicianName"),
-                pixel_spacing=(sy, sx), patient_orientation=orientation)
+                pixel_spacing=(sy, sx),
+                patient_orientation=(orientation[0][0], orientation[1][0]))
         except (ValueError, TypeError) as exc:
             raise InputError(f"cannot build DICOM instance: {exc}", str(folder)) from None
         if ref is not None and text("StudyDescription"):
             ds.StudyDescription = text("StudyDescription")
         ds.SeriesDescription = description[:64]
+        ds.PatientOrientation = list(orientation)  # highdicom accepts single letters only
         ds.ImageType = ["DERIVED", "SECONDARY"]
         ds.DerivationDescription = derivation[:1024]
         ds.SoftwareVersions = __version__
