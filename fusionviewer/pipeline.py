@@ -613,13 +613,15 @@ def _fmt(value) -> str:
 
 # --- metrics ------------------------------------------------------------------------------------
 
-def result_metrics(result: FusionResult) -> dict[str, float]:
-    """Fusion-quality metrics of a result on its fixed grid, 0..255 scale (volumes: slice mean).
+def result_metrics(result: FusionResult, *, progress: ProgressCallback | None = None,
+                   cancel=None) -> dict[str, float]:
+    """Fusion-quality metrics of a result on its fixed grid, 0..255 scale (volumes: mean over
+    the slices with signal, see ``evaluate_volume``).
 
     The functional source (for CClow) is the first CT/PET/SPECT source, else the first colour
     source; MI per source is labelled by modality when the modalities differ.
     """
-    from .metrics import ALIASES, compute_metrics
+    from .metrics import ALIASES, compute_metrics, evaluate_volume, to_display_u8
 
     functional = next((k for k, s in enumerate(result.sources)
                        if s.modality in FUNCTIONAL_MODALITIES), None)
@@ -628,16 +630,14 @@ def result_metrics(result: FusionResult) -> dict[str, float]:
     names = [s.modality for s in result.sources]
     if len(set(names)) != len(names):
         names = None
-    per_slice = []
-    for z in range(result.fused_gray.shape[0]):
-        fused = _to_255(result.fused_gray[z])
-        srcs = [_to_255(s.luminance()[z]) for s in result.sources]
-        values = compute_metrics(fused, srcs, functional=functional, names=names)
-        per_slice.append({k: v for k, v in values.items() if k not in ALIASES})
-    keys = per_slice[0].keys()
-    return {k: float(np.mean([m[k] for m in per_slice])) for k in keys}
-
-
-def _to_255(x01: np.ndarray) -> np.ndarray:
-    """[0, 1] floats on the 0..255 integer grid (as an 8-bit PNG of them holds)."""
-    return np.rint(np.clip(np.asarray(x01, dtype=np.float64), 0.0, 1.0) * 255.0)
+    fused = to_display_u8(result.fused_gray)
+    sources = [to_display_u8(s.luminance()) for s in result.sources]
+    if fused.shape[0] == 1:
+        check_cancel(cancel)
+        values = compute_metrics(fused[0], [s[0] for s in sources], functional=functional,
+                                 names=names)
+        report(progress, "metrics", 1.0)
+    else:
+        values = evaluate_volume(fused, sources, functional=functional, names=names,
+                                 progress=progress, cancel=cancel)["mean"]
+    return {k: float(v) for k, v in values.items() if k not in ALIASES}
