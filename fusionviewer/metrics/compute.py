@@ -66,7 +66,10 @@ def _source_labels(n: int, names: Sequence[str] | None) -> list[str]:
 
 
 def _psnr(mse: float, peak: float) -> float:
-    return math.inf if mse == 0 else float(10.0 * np.log10(peak * peak / mse))
+    """10 log10(peak^2 / MSE) dB; +inf when MSE = 0, -inf when the peak is 0 (black F, maxF)."""
+    if mse == 0:
+        return math.inf
+    return -math.inf if peak == 0 else float(10.0 * np.log10(peak * peak / mse))
 
 
 def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
