@@ -71,9 +71,20 @@ def write_series(slices: np.ndarray, folder: str | Path, *, modality: str = "CT"
                  patient_name: str = "DEMO^ATLAS", patient_id: str = "FV-DEMO",
                  series_number: int = 1, description: str = "", multiframe: bool = False,
                  colour: bool = False, bits_stored: int | None = None,
-                 prefix: str = "IM", study_date: str = "20000101") -> list[Path]:
-    """Write ``slices`` (stored values, [z, y, x] or [z, y, x, 3] RGB) as a DICOM series."""
-    from pydicom.uid import generate_uid
+                 prefix: str = "IM", study_date: str = "20000101",
+                 uid_seed: str | None = None) -> list[Path]:
+    """Write ``slices`` (stored values, [z, y, x] or [z, y, x, 3] RGB) as a DICOM series.
+
+    With ``uid_seed`` every generated UID is derived from it, so the files are reproducible.
+    """
+    from pydicom.uid import generate_uid as _random_uid
+
+    counter = iter(range(1 << 30))
+
+    def generate_uid() -> str:
+        if uid_seed is None:
+            return _random_uid()
+        return _random_uid(entropy_srcs=[uid_seed, series_uid or "", str(next(counter))])
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
