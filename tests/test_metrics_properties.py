@@ -148,6 +148,14 @@ def test_constant_images_give_the_defined_values(va, vb, vf):
     assert m["Q0"] == pytest.approx((lum(va, vf) + lum(vb, vf)) / 2, abs=1e-12)
 
 
+def test_small_images_work_without_vif():
+    a = make_image(1, "noise", size=20)
+    m = compute_metrics(a, [a, a])
+    assert "VIF" not in m and m["Q0"] == 1.0 and not any(math.isnan(v) for v in m.values())
+    b = make_image(2, "noise", size=41)
+    assert "VIF" in compute_metrics(b, [b, b])
+
+
 def test_flat_windows_in_textured_images_follow_the_zero_over_zero_rules():
     a = make_image(5, "blocks")
     assert compute_metrics(a, [a, a])["Q0"] == 1.0

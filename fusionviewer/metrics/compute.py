@@ -27,6 +27,7 @@ from .qabf import edge_angle, qabf
 from .quality_index import pair_sums, q0_value, qw_value, ssim_values
 from .vif import vif
 
+VIF_MIN_SIZE = 41
 ALIASES = {"ENT": "EN", "H": "EN", "Entropy": "EN", "STD": "SD", "GRAD": "AG"}
 
 
@@ -83,7 +84,8 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
     none is known). ``names`` label MI_<name> (default MI_A, MI_B, ...). Variants: ``ssim_data_range``
     (L of SSIM and SSIM_R, e.g. 2), ``psnr_peak`` (peak of the fusion PSNR: a number or "maxF"),
     ``mi_base`` ("e" nats or 2 bits, for MI and MI_<k>). Aliases ENT, H, Entropy, STD, GRAD repeat
-    EN, SD, AG. Target-based keys (RMSE, PSNR_R, SSIM_R, REL) appear only with a target.
+    EN, SD, AG. Target-based keys (RMSE, PSNR_R, SSIM_R, REL) appear only with a target; VIF
+    only for images of at least 41 x 41 pixels.
     """
     if len(sources) < 2:
         raise InputError(f"at least two sources are needed, got {len(sources)}")
@@ -119,7 +121,8 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
 
     out["SCD"] = correlation.sum_of_correlation_differences(f, srcs)
     out["CC"] = correlation.correlation_coefficient(f, srcs)
-    out["VIF"] = vif(srcs, f)
+    if min(f.shape) >= VIF_MIN_SIZE:  # its 4 scales need about 41 x 41 pixels (metrics.md 4.4)
+        out["VIF"] = vif(srcs, f)
 
     # Sobel responses, edge strengths and angles: computed once, shared by Qabf and QE
     grads = [sobel(x) for x in srcs + [f]]
