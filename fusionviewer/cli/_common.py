@@ -38,19 +38,22 @@ def add_fusion_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def parse_modalities(text: str | None, n: int) -> list[str | None] | None:
-    """'CT,MR' -> ['CT', 'MR'] (None when not given); the count must match the sources."""
+def parse_modalities(text: str | None, sources: list[str]) -> list[str | None] | None:
+    """'CT,MR' -> ['CT', 'MR'] (None when not given); one entry per source, each checked."""
     if text is None:
         return None
     values = [v.strip() or None for v in text.split(",")]
-    if len(values) != n:
-        raise InputError(f"--modality has {len(values)} entries for {n} sources "
+    if len(values) != len(sources):
+        raise InputError(f"--modality has {len(values)} entries for {len(sources)} sources "
                          "(give one per source, comma-separated)")
     from ..image import canonical_modality
 
-    for v in values:
-        if v:
-            canonical_modality(v)
+    for value, source in zip(values, sources):
+        if value:
+            try:
+                canonical_modality(value)
+            except InputError as exc:
+                raise InputError(f"--modality: {exc}", source) from None
     return values
 
 

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    modalities = parse_modalities(args.modality, len(args.dirs)) if args.modality else None
+    modalities = parse_modalities(args.modality, args.dirs) if args.modality else None
     with ProgressBar(enabled=not args.no_progress, desc="batch") as bar:
         rows = run_batch(args.dirs, args.output, options_from_args(args), args.format,
                          args.force, progress=bar, modalities=modalities,

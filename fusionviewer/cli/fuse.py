@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"fusion needs at least two sources, got {len(args.sources)}",
                          args.sources[0] if args.sources else None)
     fmt = check_output(args.output, args.format, args.force)  # fail before any work
-    modalities = parse_modalities(args.modality, len(args.sources))
+    modalities = parse_modalities(args.modality, args.sources)
     series = None
     if args.series:
         series = [v.strip() or None for v in args.series.split(",")]
