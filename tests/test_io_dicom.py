@@ -230,6 +230,40 @@ def test_non_dicom_files_in_series_folder_are_ignored(ct_u8, tmp_path):
     assert load_image(tmp_path / "ct").shape == (8, 256, 256)
 
 
+def test_jpeg_lossless_decoded_through_gdcm(harvard, tmp_path):
+    # pydicom has no JPEG Lossless decoder installed here; GDCM (SimpleITK) decodes it.
+    hu = np.asarray(PILImage.open(harvard / "ct-mri" / "ct" / "34014.png")).astype(np.int16)
+    hu = hu * 8 - 1000
+    img = sitk.GetImageFromArray(hu[np.newaxis])
+    img.SetSpacing((0.9, 0.8, 5.0))
+    img.SetMetaData("0008|0060", "CT")
+    writer = sitk.ImageFileWriter()
+    writer.SetImageIO("GDCMImageIO")
+    writer.SetFileName(str(tmp_path / "jpeg.dcm"))
+    writer.SetUseCompression(True)
+    writer.SetCompressor("JPEG")
+    writer.Execute(img)
+    ds = pydicom.dcmread(tmp_path / "jpeg.dcm")
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.70"  # JPEG Lossless SV1
+    image = load_image(tmp_path / "jpeg.dcm")
+    assert image.modality == "CT" and np.array_equal(image.array[0], hu)
+
+
+def test_dicomdir_file_loads_its_folder(ct_u8, tmp_path):
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    _ct_series(ct_u8, tmp_path / "disc")
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.FileSetID = "DEMO"
+    ds.save_as(tmp_path / "disc" / "DICOMDIR", enforce_file_format=True)
+    assert load_image(tmp_path / "disc" / "DICOMDIR").shape == (8, 256, 256)
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 def test_empty_folder(tmp_path):

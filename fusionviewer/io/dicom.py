@@ -30,6 +30,7 @@ EXPORT_KEYWORDS = (
     "BodyPartExamined", "PatientPosition", "InstitutionName",
 )
 
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # a DICOMDIR file: load the folder it indexes
 _POSITION_TOL = 1e-3  # mm: two slices closer than this along the normal share one position
 
 
@@ -302,7 +303,11 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
         arr = ds.pixel_array
     except Exception as exc:
         msg = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
-        raise InputError(f"corrupt or truncated DICOM pixel data ({msg})", str(path)) from None
+        syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
+        arr = _pixels_via_gdcm(path, ds) if syntax is not None and syntax.is_compressed else None
+        if arr is None:
+            raise InputError(f"corrupt or truncated DICOM pixel data ({msg})",
+                             str(path)) from None
     photometric = _text(ds, "PhotometricInterpretation", "MONOCHROME2").upper()
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if photometric == "PALETTE COLOR":
@@ -325,6 +330,38 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
         bits = int(ds.get("BitsStored", 8 * arr.dtype.itemsize))
         top = (1 << bits) - 1 if arr.dtype.kind == "u" else int(arr.max())
         arr = (top - arr.astype(np.int64)).astype(arr.dtype if arr.dtype.kind == "u" else np.int64)
+    return arr
+
+
+def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
+    """Stored values decoded by GDCM (SimpleITK) for compressed syntaxes pydicom cannot decode.
+
+    GDCM applies the top-level RescaleSlope/Intercept; it is undone so that the caller applies
+    the modality LUT the same way for every file. None if GDCM fails too.
+    """
+    import SimpleITK as sitk
+
+    try:
+        img = sitk.ReadImage(str(path), imageIO="GDCMImageIO")
+    except RuntimeError:
+        return None
+    arr = sitk.GetArrayFromImage(img)
+    if img.GetNumberOfComponentsPerPixel() == 1:
+        slope = _first_float(ds.get("RescaleSlope", None)) or 1.0
+        intercept = _first_float(ds.get("RescaleIntercept", None)) or 0.0
+        if slope != 1.0 or intercept != 0.0:
+            arr = np.rint((arr.astype(np.float64) - intercept) / slope)
+        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+        bits = int(ds.get("BitsAllocated", 16) or 16)
+        dtype = {(8, False): np.uint8, (8, True): np.int8, (16, False): np.uint16,
+                 (16, True): np.int16, (32, False): np.uint32, (32, True): np.int32}.get(
+                     (bits, signed), np.float32)
+        arr = arr.astype(dtype)
+    elif arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if _num_frames(ds) == 1 and arr.ndim == (4 if arr.shape[-1] == 3 and
+                                              img.GetNumberOfComponentsPerPixel() == 3 else 3):
+        arr = arr[0]
     return arr
 
 
@@ -499,6 +536,9 @@ def read_dicom(path: str | Path, *, series_uid: str | None = None, modality: str
             members = groups[series_uid]
     else:
         ds = _read_header(path, force=not is_dicom_file(path))
+        if getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY:
+            return read_dicom(path.parent, series_uid=series_uid, modality=modality,
+                              progress=progress, cancel=cancel)
         if "SOPClassUID" not in ds:
             raise InputError("corrupt DICOM file (no SOPClassUID: not a valid dataset)", str(path))
         if not _is_image(ds):
