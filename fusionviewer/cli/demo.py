@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -29,6 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--method", default=DEFAULT_METHOD, choices=available_methods(),
                         help="fusion method (default: %(default)s)")
+    parser.add_argument("--pair", choices=SAMPLE_TASKS, default=SAMPLE_TASKS[0],
+                        help="which bundled pair to fuse (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite files in DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -42,14 +45,16 @@ def _modality_of(path: Path) -> str | None:
     return None
 
 
-def demo_pair(root: Path | None = None) -> tuple[list[Path], list[str | None]]:
+def demo_pair(root: Path | None = None, task: str | None = None
+              ) -> tuple[list[Path], list[str | None]]:
     """Two image files of a bundled sample pair and their modalities.
 
     Accepted layouts under ``samples_dir()``: ``<task>/<modality>/<name>.png`` (as in the Harvard
     data set) or ``<task>/<anything>_<modality>.png`` with exactly two images.
     """
     root = Path(root) if root is not None else samples_dir()
-    tasks = [root / t for t in SAMPLE_TASKS if (root / t).is_dir()]
+    wanted = [task] if task else list(SAMPLE_TASKS)
+    tasks = [root / t for t in wanted if (root / t).is_dir()]
     if not tasks:
         raise InputError("no bundled sample pair found (expected a pet-mri, ct-mri or spect-mri "
                          "folder)", str(root))
@@ -84,18 +89,22 @@ def _check_out_dir(out: Path, force: bool) -> None:
 
 def write_metrics(metrics: dict[str, float], json_path: Path, csv_path: Path) -> None:
     """Metrics as a JSON object and as a two-column CSV (metric, value)."""
-    json_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["metric", "value"])
-        for key in sorted(metrics):
-            writer.writerow([key, f"{metrics[key]:.6g}"])
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["metric", "value"])
+    for key in sorted(metrics):
+        writer.writerow([key, f"{metrics[key]:.6g}"])
+    for path, text in ((json_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n"),
+                       (csv_path, buf.getvalue())):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
 
 
 def fuse_demo(out: Path, method: str = DEFAULT_METHOD, force: bool = False,
-              progress=None) -> tuple[FusionResult, list[Path]]:
-    """Fuse the bundled pair into ``out``; returns the result and the files written."""
-    files, modalities = demo_pair()
+              progress=None, pair: str | None = None) -> tuple[FusionResult, list[Path]]:
+    """Fuse a bundled pair into ``out``; returns the result and the files written."""
+    files, modalities = demo_pair(task=pair)
     result = FusionJob(files, FusionOptions(method=method), modalities=modalities).run(
         progress=progress)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out_dir(out, args.force)
     with ProgressBar(enabled=not args.no_progress, desc="demo") as bar:
-        result, written = fuse_demo(out, args.method, args.force, progress=bar)
+        result, written = fuse_demo(out, args.method, args.force, progress=bar, pair=args.pair)
     sources = ", ".join(p for s in result.inputs for p in s.provenance.source_paths)
     print(f"fused {sources} with {result.method}")
     for notice in result.notices:
