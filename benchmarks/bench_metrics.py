@@ -30,7 +30,8 @@ from fusionviewer.metrics import correlation, fused_only  # noqa: E402
 from fusionviewer.metrics._windows import sobel  # noqa: E402
 from fusionviewer.metrics.information import mutual_information  # noqa: E402
 from fusionviewer.metrics.qabf import edge_angle, qabf  # noqa: E402
-from fusionviewer.metrics.quality_index import pair_sums, q0_value, qw_value, ssim_values  # noqa: E402
+from fusionviewer.metrics.quality_index import (pair_sums, q0_value, qw_value,  # noqa: E402
+                                                ssim_values)
 from fusionviewer.metrics.vif import vif  # noqa: E402
 
 HARVARD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "harvard"

@@ -1,4 +1,4 @@
-"""``fusionviewer evaluate --fused F --sources A B [C ...] [--target R] [--json]``: fusion metrics."""
+"""``fusionviewer evaluate --fused F --sources A B [C ...] [--target R] [--json]``: metrics."""
 
 from __future__ import annotations
 
@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
                              f"{fused.shape[0]} ({args.fused})", path)
     functional = _functional_index(args.functional, len(sources))
     if functional is None:
-        from ..metrics.compute import _functional_index as by_modality
-        functional = by_modality(sources)
+        from ..metrics.compute import functional_index
+        functional = functional_index(sources)
 
     scaled = {}
     for role, path, image in ([("fused", args.fused, fused)]

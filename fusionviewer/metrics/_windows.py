@@ -1,4 +1,4 @@
-"""Shared window machinery: exact box sums, zero-padded Sobel responses, valid Gaussian filtering."""
+"""Shared window machinery: exact box sums, zero-padded Sobel, valid Gaussian filtering."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from scipy import ndimage
 
 def _cut(axis: int, start: int, stop: int | None) -> tuple:
     """Index selecting start:stop along axis -1 or -2."""
-    return (Ellipsis, slice(start, stop)) if axis == -1 else (Ellipsis, slice(start, stop), slice(None))
+    if axis == -1:
+        return (Ellipsis, slice(start, stop))
+    return (Ellipsis, slice(start, stop), slice(None))
 
 
 def _window_sums_1d(x: np.ndarray, ks: tuple[int, ...], axis: int) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..image import FUNCTIONAL_MODALITIES, LUMA_WEIGHTS, Image
+from ..image import LUMA_WEIGHTS, Image
 from . import correlation, fused_only
 from ._windows import sobel
 from .information import mutual_information
@@ -31,7 +31,7 @@ VIF_MIN_SIZE = 41
 ALIASES = {"ENT": "EN", "H": "EN", "Entropy": "EN", "STD": "SD", "GRAD": "AG"}
 
 
-def _gray(x: Any, what: str) -> np.ndarray:
+def as_gray(x: Any, what: str) -> np.ndarray:
     """A 2-D float64 array from an array or a one-slice Image; colour -> rounded luma."""
     if isinstance(x, Image):
         if not x.is_2d:
@@ -41,14 +41,15 @@ def _gray(x: Any, what: str) -> np.ndarray:
     if a.ndim == 3 and a.shape[-1] == 3:
         a = np.rint(a.astype(np.float64) @ LUMA_WEIGHTS)
     if a.ndim != 2:
-        raise InputError(f"{what} must be a 2-D gray or (H, W, 3) colour image, got shape {a.shape}")
+        raise InputError(f"{what} must be a 2-D gray or (H, W, 3) colour image, "
+                         f"got shape {a.shape}")
     a = a.astype(np.float64)
     if not np.isfinite(a).all():
         raise InputError(f"{what} contains NaN or infinite values")
     return a
 
 
-def _functional_index(sources: Sequence[Any]) -> int | None:
+def functional_index(sources: Sequence[Any]) -> int | None:
     """The functional source among Images: first PET/SPECT, else first CT, else None."""
     mods = [s.modality if isinstance(s, Image) else None for s in sources]
     for wanted in (("PT", "NM"), ("CT",)):
@@ -81,17 +82,17 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
 
     ``functional`` is the index of the functional source (CT/PET/SPECT) for CClow; when None and
     the sources are Images it is the first PT/NM source, else the first CT (CClow is omitted when
-    none is known). ``names`` label MI_<name> (default MI_A, MI_B, ...). Variants: ``ssim_data_range``
-    (L of SSIM and SSIM_R, e.g. 2), ``psnr_peak`` (peak of the fusion PSNR: a number or "maxF"),
-    ``mi_base`` ("e" nats or 2 bits, for MI and MI_<k>). Aliases ENT, H, Entropy, STD, GRAD repeat
-    EN, SD, AG. Target-based keys (RMSE, PSNR_R, SSIM_R, REL) appear only with a target; VIF
+    none is known). ``names`` label MI_<name> (default MI_A, MI_B, ...). Variants:
+    ``ssim_data_range`` (L of SSIM and SSIM_R, e.g. 2), ``psnr_peak`` (peak of the fusion PSNR:
+    a number or "maxF"; PSNR_R keeps 255), ``mi_base`` ("e" nats or 2 bits, for MI and
+    MI_<k>). Aliases ENT, H, Entropy, STD, GRAD repeat EN, SD, AG. Target-based keys (RMSE, PSNR_R, SSIM_R, REL) appear only with a target; VIF
     only for images of at least 41 x 41 pixels.
     """
     if len(sources) < 2:
         raise InputError(f"at least two sources are needed, got {len(sources)}")
-    f = np.clip(np.rint(_gray(fused, "fused image")), 0, 255)
-    srcs = [_gray(s, f"source {i + 1}") for i, s in enumerate(sources)]
-    r = None if target is None else _gray(target, "target image")
+    f = np.clip(np.rint(as_gray(fused, "fused image")), 0, 255)
+    srcs = [as_gray(s, f"source {i + 1}") for i, s in enumerate(sources)]
+    r = None if target is None else as_gray(target, "target image")
     for i, s in enumerate(srcs + ([r] if r is not None else [])):
         if s.shape != f.shape:
             what = "target image" if i == len(srcs) else f"source {i + 1}"
@@ -100,7 +101,7 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
         raise InputError(f"image of shape {f.shape} is too small for the metrics (at least 8 x 8)")
     labels = _source_labels(len(srcs), names)
     if functional is None:
-        functional = _functional_index(sources)
+        functional = functional_index(sources)
     elif not 0 <= functional < len(srcs):
         raise InputError(f"functional source index {functional} out of range 0..{len(srcs) - 1}")
 

@@ -22,7 +22,7 @@ def correlation_coefficient(f: np.ndarray, sources: list[np.ndarray]) -> float:
 
 
 def sum_of_correlation_differences(f: np.ndarray, sources: list[np.ndarray]) -> float:
-    """SCD: sum over k of r(F - mean of the other sources, S_k); two sources: r(F-B,A) + r(F-A,B)."""
+    """SCD: sum_k r(F - mean of the other sources, S_k); two sources: r(F-B,A) + r(F-A,B)."""
     n = len(sources)
     total = np.sum(sources, axis=0)
     out = 0.0

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report
-from .compute import _functional_index, _gray, compute_metrics
+from .compute import as_gray, compute_metrics, functional_index
 
 
 def to_display_u8(x01: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def _volume(x: Any, what: str) -> np.ndarray:
 
 def has_signal(fused_slice: np.ndarray) -> bool:
     """A slice 'with signal': its rounded 0..255 values have max > 0 and are not all equal."""
-    q = np.clip(np.rint(_gray(fused_slice, "fused slice")), 0, 255)
+    q = np.clip(np.rint(as_gray(fused_slice, "fused slice")), 0, 255)
     return bool(q.max() > 0 and q.min() != q.max())
 
 
@@ -47,7 +47,7 @@ def evaluate_volume(fused: Any, sources: Sequence[Any], target: Any = None, *,
     srcs = [_volume(s, f"source {i + 1}") for i, s in enumerate(sources)]
     r = None if target is None else _volume(target, "target image")
     if functional is None:
-        functional = _functional_index(sources)
+        functional = functional_index(sources)
     for i, s in enumerate(srcs + ([r] if r is not None else [])):
         if s.shape[:3] != f.shape[:3]:
             what = "target image" if i == len(srcs) else f"source {i + 1}"
