@@ -85,8 +85,8 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
     none is known). ``names`` label MI_<name> (default MI_A, MI_B, ...). Variants:
     ``ssim_data_range`` (L of SSIM and SSIM_R, e.g. 2), ``psnr_peak`` (peak of the fusion PSNR:
     a number or "maxF"; PSNR_R keeps 255), ``mi_base`` ("e" nats or 2 bits, for MI and
-    MI_<k>). Aliases ENT, H, Entropy, STD, GRAD repeat EN, SD, AG. Target-based keys (RMSE, PSNR_R, SSIM_R, REL) appear only with a target; VIF
-    only for images of at least 41 x 41 pixels.
+    MI_<k>). Aliases ENT, H, Entropy, STD, GRAD repeat EN, SD, AG. Target-based keys (RMSE,
+    PSNR_R, SSIM_R, REL) appear only with a target; VIF only for images of at least 41 x 41.
     """
     if len(sources) < 2:
         raise InputError(f"at least two sources are needed, got {len(sources)}")
