@@ -381,3 +381,26 @@ def test_nan_float_pixel_data_refused(tmp_path):
     with pytest.raises(InputError, match="NaN or infinite") as err:
         load_image(path)
     assert str(path) in str(err.value)
+
+
+def test_progress_and_cancel(ct_u8, tmp_path):
+    from fusionviewer.errors import Cancelled
+    from fusionviewer.progress import CancelToken
+
+    _ct_series(ct_u8, tmp_path / "ct")
+    seen: list[tuple[str, float]] = []
+    load_image(tmp_path / "ct", progress=lambda stage, f: seen.append((stage, f)))
+    assert len(seen) == 8 and seen[-1] == ("loading DICOM", 1.0)
+    assert [f for _, f in seen] == sorted(f for _, f in seen)
+    token = CancelToken()
+    token.set()
+    with pytest.raises(Cancelled):
+        load_image(tmp_path / "ct", cancel=token)
+
+
+def test_error_messages_are_one_line(ct_u8, tmp_path):
+    paths = _ct_series(ct_u8[:2], tmp_path / "ct")
+    paths[0].write_bytes(paths[0].read_bytes()[:200] + b"\n\n\x00garbage\nmore")
+    with pytest.raises(InputError, match="corrupt DICOM") as err:
+        load_image(tmp_path / "ct")
+    assert "\n" not in str(err.value) and str(paths[0]) in str(err.value)

@@ -22,6 +22,12 @@ def check_voxel_count(count: int, path: str | Path) -> None:
                          "(2**30)", str(path))
 
 
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception as one short line for an InputError message."""
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    return text[:limit]
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """True if both paths name the same file (resolved, existing or not)."""
     try:

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image, Provenance
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report
-from ._common import check_voxel_count
+from ._common import check_voxel_count, one_line
 
 # Patient/study keywords copied into Provenance.attributes (what DICOM export needs), plus a few
 # series keywords useful for display.
@@ -75,8 +75,7 @@ def _read_header(path: Path, force: bool = False):
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
     except Exception as exc:  # pydicom raises many types on corrupt input
-        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: "
-                         f"{str(exc).splitlines()[0][:120] if str(exc) else 'unreadable'})",
+        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc, 120)})",
                          str(path)) from None
     return ds
 
@@ -104,6 +103,10 @@ def _scan_folder(folder: Path) -> tuple[list[tuple[Path, Any]], int]:
                     raise InputError("not a DICOM file (no DICOM header found)", str(path))
             else:
                 continue
+            media = getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", None)
+            if "SOPClassUID" not in ds and media != MEDIA_DIRECTORY:
+                raise InputError("corrupt DICOM file (no SOPClassUID: truncated or not a valid "
+                                 "dataset)", str(path))
             if _is_image(ds):
                 found.append((path, ds))
     return found, n_files
@@ -302,7 +305,7 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
     try:
         arr = ds.pixel_array
     except Exception as exc:
-        msg = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+        msg = one_line(exc)
         syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
         arr = _pixels_via_gdcm(path, ds) if syntax is not None and syntax.is_compressed else None
         if arr is None:

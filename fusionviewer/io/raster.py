@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..image import Image, Provenance
-from ._common import check_voxel_count
+from ._common import check_voxel_count, one_line
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -59,7 +59,8 @@ def read_raster(path: str | Path, *, modality: str = "OT") -> Image:
             PILImage.DecompressionBombWarning) as exc:
         raise InputError(f"not a readable image ({exc.__class__.__name__})", str(path)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InputError(f"corrupt or truncated image file ({exc})", str(path)) from None
+        raise InputError(f"corrupt or truncated image file ({one_line(exc)})",
+                         str(path)) from None
     if len({s.shape for s in slices}) != 1 or len({s.dtype for s in slices}) != 1:
         raise InputError("pages of the file differ in size or pixel type", str(path))
     arr = np.stack(slices)

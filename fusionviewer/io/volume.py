@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..image import Image, Provenance
-from ._common import check_voxel_count
+from ._common import check_voxel_count, one_line
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
 
@@ -47,7 +47,7 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
             img = reader.Execute()
         except RuntimeError as exc:
             msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "read failed"
-            raise InputError(f"corrupt or truncated image data ({msg[:200]})",
+            raise InputError(f"corrupt or truncated image data ({msg[:160]})",
                              str(path)) from None
     if img.GetDimension() > 3:  # a 4-D file with a single time point: drop the trailing axis
         img = sitk.Extract(img, size[:3] + [0] * (dim - 3), [0] * dim)
@@ -75,7 +75,7 @@ def _nifti_via_nibabel(path: Path, reader):
         data = np.asanyarray(nii.dataobj)
     except Exception as exc:  # nibabel raises ValueError, EOFError, OSError, zlib errors...
         raise InputError(f"corrupt or truncated image data ({exc.__class__.__name__}: "
-                         f"{str(exc)[:120]})", str(path)) from None
+                         f"{one_line(exc, 120)})", str(path)) from None
     if data.dtype.fields is not None:
         return None
     if data.dtype == np.float64 and nii.get_data_dtype() != np.float64:
