@@ -1,4 +1,4 @@
-"""Export: PNG, NIfTI and DICOM Secondary Capture series read back with pydicom, SimpleITK, nibabel."""
+"""Export: PNG, NIfTI and DICOM Secondary Capture read back with pydicom, SimpleITK, nibabel."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def _no_temp_files(folder) -> bool:
 def test_png_round_trip_uint8(ct_mri_pair, tmp_path):
     image = load_image(ct_mri_pair[0])
     out = write_png(image, tmp_path / "out.png")
-    assert np.array_equal(np.asarray(PILImage.open(out)), np.asarray(PILImage.open(ct_mri_pair[0])))
+    original = np.asarray(PILImage.open(ct_mri_pair[0]))
+    assert np.array_equal(np.asarray(PILImage.open(out)), original)
     assert _no_temp_files(tmp_path)
 
 
@@ -216,7 +217,8 @@ def test_dicom_normalized_float_maps_back_to_original_units(ct_dicom, tmp_path):
     expected = norm.invert(fused.array)
     assert np.abs(sitk.GetArrayFromImage(vol) - expected).max() <= 80.0 / 65535
     assert np.allclose(vol.GetDirection(), OBLIQUE_DIRECTION, atol=1e-6)
-    assert list(ds.PatientOrientation) == ["LP", "PR"]  # row (0.98, 0.17, 0), column (-0.17, 0.98, 0)
+    # row cosine (0.98, 0.17, 0), column cosine (-0.17, 0.98, 0)
+    assert list(ds.PatientOrientation) == ["LP", "PR"]
     assert np.allclose(vol.GetSpacing(), fused.spacing, atol=1e-5)
     assert np.allclose(vol.GetOrigin(), fused.origin, atol=1e-4)
 

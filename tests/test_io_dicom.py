@@ -264,7 +264,7 @@ def test_dicomdir_file_loads_its_folder(ct_u8, tmp_path):
     assert load_image(tmp_path / "disc" / "DICOMDIR").shape == (8, 256, 256)
 
 
-# --- bad input ------------------------------------------------------------------------------------
+# --- bad input ---------------------------------------------------------------------------------
 
 def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()

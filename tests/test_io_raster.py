@@ -149,3 +149,18 @@ def test_too_many_voxels_refused(ct_mri_pair, monkeypatch):
     monkeypatch.setattr(common, "MAX_VOXELS", 256 * 255)
     with pytest.raises(InputError, match="image too large: 65536 voxels"):
         load_image(ct_mri_pair[0])
+
+
+def test_palette_png_gray_or_colour(ct_mri_pair, pet_mri_pair, tmp_path):
+    gray = PILImage.open(ct_mri_pair[0])
+    gray.convert("P").save(tmp_path / "gray_p.png")  # gray palette (L -> P keeps 256 grays)
+    image = load_image(tmp_path / "gray_p.png")
+    assert not image.is_color
+    assert np.array_equal(image.array[0], np.asarray(PILImage.open(tmp_path / "gray_p.png")
+                                                     .convert("L")))
+    pet = PILImage.open(pet_mri_pair[1]).convert("RGB")
+    pet.quantize(64).save(tmp_path / "pet_p.png")
+    colour = load_image(tmp_path / "pet_p.png")
+    assert colour.is_color
+    assert np.array_equal(colour.array[0], np.asarray(PILImage.open(tmp_path / "pet_p.png")
+                                                      .convert("RGB")))

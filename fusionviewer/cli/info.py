@@ -1,4 +1,4 @@
-"""``fusionviewer info PATH [--json]``: what a file or folder holds (modality, size, spacing, series)."""
+"""``fusionviewer info PATH [--json]``: what a file or folder holds (modality, size, series)."""
 
 from __future__ import annotations
 

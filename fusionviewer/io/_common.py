@@ -55,7 +55,7 @@ def check_target(path: Path, *, force: bool, protected: Iterable[str | Path] = (
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffixes); rename it onto ``path`` on success."""
+    """Yield a temp path beside ``path`` (same suffixes); rename it onto ``path`` on success."""
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)

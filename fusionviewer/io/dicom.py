@@ -390,7 +390,7 @@ def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray
 
 
 def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
-    """Sort slices along the normal; return them and the geometry (spacing z, origin, direction)."""
+    """Sort slices along the normal; return them and the geometry (dz, origin, direction)."""
     geo: dict[str, Any] = {"notes": []}
     oriented = all(f.position is not None and f.orientation is not None for f in frames)
     if oriented:

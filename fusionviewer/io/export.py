@@ -96,7 +96,7 @@ def write_png_slices(image: Image, folder: str | Path, *, prefix: str = "slice",
 
 
 def write_nifti(image: Image, path: str | Path, *, force: bool = False) -> Path:
-    """Write ``.nii`` / ``.nii.gz`` with the image's spacing, origin and direction (RGB as vector)."""
+    """Write ``.nii`` / ``.nii.gz`` with the image's spacing, origin, direction (RGB as vector)."""
     import SimpleITK as sitk
 
     path = Path(path)

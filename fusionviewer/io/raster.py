@@ -1,4 +1,4 @@
-"""PNG / JPEG / TIFF / BMP loading with Pillow: gray (8- or 16-bit) or RGB, multi-page as slices."""
+"""PNG / JPEG / TIFF / BMP via Pillow: gray (8- or 16-bit) or RGB; multi-page TIFF as slices."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def _frame_array(frame, path: Path) -> np.ndarray:
         return np.asarray(frame.convert("L"))
     if mode in ("RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "P", "PA", "LAB", "HSV"):
         rgb = np.asarray(frame.convert("RGB"))
+        if mode in ("P", "PA") and (rgb == rgb[..., :1]).all():
+            return np.ascontiguousarray(rgb[..., 0])  # a gray palette stays gray
         return rgb
     raise InputError(f"unsupported raster pixel mode {mode}", str(path))
 
@@ -44,7 +46,8 @@ def read_raster(path: str | Path, *, modality: str = "OT") -> Image:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            # Our own voxel limit applies below; Pillow still refuses > 2 * MAX_IMAGE_PIXELS.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             with PILImage.open(path) as im:
                 n_frames = getattr(im, "n_frames", 1)
                 check_voxel_count(im.width * im.height * n_frames * len(im.getbands()), path)
@@ -55,8 +58,9 @@ def read_raster(path: str | Path, *, modality: str = "OT") -> Image:
                     slices.append(_frame_array(im, path))
     except InputError:
         raise
-    except (UnidentifiedImageError, PILImage.DecompressionBombError,
-            PILImage.DecompressionBombWarning) as exc:
+    except PILImage.DecompressionBombError as exc:
+        raise InputError(f"image too large ({one_line(exc)})", str(path)) from None
+    except UnidentifiedImageError as exc:
         raise InputError(f"not a readable image ({exc.__class__.__name__})", str(path)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"corrupt or truncated image file ({one_line(exc)})",

@@ -87,7 +87,8 @@ def make_nifti(harvard: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--harvard", type=Path, default=REPO.parent / "shared" / "data" / "harvard",
+    parser.add_argument("--harvard", type=Path,
+                        default=REPO.parent / "shared" / "data" / "harvard",
                         help="the Harvard pairs folder (default: ../shared/data/harvard)")
     parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: here)")
     args = parser.parse_args(argv)
