@@ -404,3 +404,34 @@ def test_error_messages_are_one_line(ct_u8, tmp_path):
     with pytest.raises(InputError, match="corrupt DICOM") as err:
         load_image(tmp_path / "ct")
     assert "\n" not in str(err.value) and str(paths[0]) in str(err.value)
+
+
+def test_uneven_slice_gap_is_noted(ct_u8, tmp_path):
+    paths = _ct_series(ct_u8[:4], tmp_path / "gap")
+    ds = pydicom.dcmread(paths[3])
+    ds.ImagePositionPatient = [-115.0, -102.4, 40.0]  # 5, 5, then 10 mm
+    ds.save_as(paths[3])
+    image = load_image(tmp_path / "gap")
+    assert image.spacing[2] == pytest.approx(5.0)  # the median step
+    assert "non-uniform slice spacing 5..10 mm" in image.provenance.description
+
+
+def test_series_without_positions_ordered_by_instance_number(mr_u8, tmp_path):
+    paths = write_series(mr_u8[:3], tmp_path / "sc", modality="OT", slice_spacing=2.0)
+    for k, p in zip((3, 1, 2), paths):  # instance numbers 3, 1, 2
+        ds = pydicom.dcmread(p)
+        del ds.ImagePositionPatient
+        ds.InstanceNumber = k
+        ds.save_as(p)
+    image = load_image(tmp_path / "sc")
+    assert np.array_equal(image.array, mr_u8[[1, 2, 0]])
+    assert image.spacing[2] == pytest.approx(2.0)  # SliceThickness
+    assert "ordered by InstanceNumber" in image.provenance.description
+
+
+def test_describe_single_dicom_file(ct_u8, tmp_path):
+    paths = _ct_series(ct_u8[:2], tmp_path / "ct")
+    info = describe(paths[0])
+    assert info["format"] == "DICOM file" and info["modality"] == "CT"
+    assert info["size"] == [256, 256, 1] and info["window"] == [20.0, 2040.0]
+    assert info["min"] == -1000.0 and len(info["series"]) == 1
