@@ -147,6 +147,7 @@ class Controller(QObject):
         self.other_tasks: list[Task] = []
         self.pending_loads = 0
         self._rerun = False
+        self._closed = False
         self._metrics_timer = QTimer(self)
         self._metrics_timer.setSingleShot(True)
         self._metrics_timer.setInterval(METRICS_DELAY_MS)
@@ -179,11 +180,11 @@ class Controller(QObject):
         self.pending_loads += 1
         task = Task(load_one, path, series_uid, guess_modality(path), name="loading")
         task.signals.progress.connect(self.doc.progressChanged)
-        task.signals.finished.connect(lambda r, p=path, s=slot: self._on_loaded(p, s, r))
-        task.signals.failed.connect(lambda e, p=path: self._on_load_failed(p, e))
-        task.signals.done.connect(self._on_load_done)
+        task.signals.finished.connect(self._g(lambda r, p=path, s=slot: self._on_loaded(p, s, r)))
+        task.signals.failed.connect(self._g(lambda e, p=path: self._on_load_failed(p, e)))
+        task.signals.done.connect(self._g(self._on_load_done))
         self.other_tasks.append(task)
-        task.signals.done.connect(lambda t=task: self._forget(t))
+        task.signals.done.connect(self._g(lambda t=task: self._forget(t)))
         self.doc.set_busy(True)
         self.runner.start(task)
 
@@ -232,10 +233,10 @@ class Controller(QObject):
         paths = tuple(s.path for s in sources)
         task = Task(fuse, [s.image for s in sources], options, name="fusing")
         task.signals.progress.connect(self.doc.progressChanged)
-        task.signals.finished.connect(lambda r, p=paths: self._on_fused(r, p))
-        task.signals.failed.connect(self._on_fusion_failed)
-        task.signals.cancelled.connect(self._on_fusion_cancelled)
-        task.signals.done.connect(self._on_fusion_done)
+        task.signals.finished.connect(self._g(lambda r, p=paths: self._on_fused(r, p)))
+        task.signals.failed.connect(self._g(self._on_fusion_failed))
+        task.signals.cancelled.connect(self._g(self._on_fusion_cancelled))
+        task.signals.done.connect(self._g(self._on_fusion_done))
         self.fusion_task = task
         self.doc.set_busy(True)
         self.doc.progressChanged.emit("starting", 0.0)
@@ -283,9 +284,9 @@ class Controller(QObject):
         task = Task(slice_metrics, self.doc.result, k, name="measuring")
         result = self.doc.result
         task.signals.progress.connect(self.doc.progressChanged)
-        task.signals.finished.connect(lambda m, k=k, r=result: self._on_measured(m, k, r))
-        task.signals.failed.connect(lambda e: self.error.emit("Metrics failed", _message(e)))
-        task.signals.done.connect(lambda t=task: self._on_metrics_done(t))
+        task.signals.finished.connect(self._g(lambda m, k=k, r=result: self._on_measured(m, k, r)))
+        task.signals.failed.connect(self._g(lambda e: self.error.emit("Metrics failed", _message(e))))
+        task.signals.done.connect(self._g(lambda t=task: self._on_metrics_done(t)))
         self.metrics_task = task
         self.doc.set_busy(True)
         self.runner.start(task)
@@ -335,11 +336,11 @@ class Controller(QObject):
 
     def _start_other(self, task: Task, on_finished: Callable, error_title: str) -> Task:
         task.signals.progress.connect(self.doc.progressChanged)
-        task.signals.finished.connect(on_finished)
-        task.signals.failed.connect(lambda e: self.error.emit(error_title, _message(e)))
-        task.signals.cancelled.connect(
-            lambda: self.doc.statusMessage.emit(f"{task.name.capitalize()} cancelled"))
-        task.signals.done.connect(lambda t=task: self._forget(t))
+        task.signals.finished.connect(self._g(on_finished))
+        task.signals.failed.connect(self._g(lambda e: self.error.emit(error_title, _message(e))))
+        task.signals.cancelled.connect(self._g(
+            lambda: self.doc.statusMessage.emit(f"{task.name.capitalize()} cancelled")))
+        task.signals.done.connect(self._g(lambda t=task: self._forget(t)))
         self.other_tasks.append(task)
         self.doc.set_busy(True)
         self.runner.start(task)
@@ -357,7 +358,17 @@ class Controller(QObject):
         if not busy:
             self.doc.progressChanged.emit("", 1.0)
 
+    def _g(self, fn: Callable) -> Callable:
+        """Wrap a task-signal handler so that it is ignored once the window has closed."""
+        def guarded(*args):
+            if not self._closed:
+                fn(*args)
+        return guarded
+
     def shutdown(self, msecs: int = 5000) -> None:
+        """Cancel everything, wait for the workers, and ignore their late signals."""
+        self._closed = True
+        self._metrics_timer.stop()
         self.cancel()
         self.runner.wait(msecs)
 

@@ -372,10 +372,10 @@ class PacsDialog(QDialog):
             return None
         task = Task(lambda progress, cancel: fn(client, progress, cancel), name=label)
         task.signals.progress.connect(self._progress)
-        task.signals.finished.connect(on_done)
-        task.signals.failed.connect(self._fail)
-        task.signals.cancelled.connect(lambda: self._set_status(f"{label}: cancelled"))
-        task.signals.done.connect(self._task_done)
+        task.signals.finished.connect(lambda value: self._task_over(on_done, value))
+        task.signals.failed.connect(lambda exc: self._task_over(self._fail, exc))
+        task.signals.cancelled.connect(
+            lambda: self._task_over(self._set_status, f"{label}: cancelled"))
         self.task = task
         self.progress.setValue(0)
         self._set_status(f"{label}...")
@@ -383,10 +383,12 @@ class PacsDialog(QDialog):
         self.runner.start(task)
         return task
 
-    def _task_done(self) -> None:
+    def _task_over(self, handler, value) -> None:
+        """Mark the dialog idle, then report (so a handler or listener may start new work)."""
         self.task = None
         self._update_buttons()
         self._update_cache_label()
+        handler(value)
         after, self._after_task = self._after_task, None
         if after is not None:
             after()
@@ -446,7 +448,7 @@ class PacsDialog(QDialog):
                          " found")
         self.studiesFound.emit(self.studies)
         if len(self.studies) == 1:
-            self._after_task = lambda: t.selectRow(0)
+            self._after_task = lambda: t.selectRow(0)  # lists its series
 
     def _study_selected(self) -> None:
         rows = self.study_table.selectionModel().selectedRows()
@@ -488,7 +490,6 @@ class PacsDialog(QDialog):
         def done(paths, k=slot, s=s):
             self._set_status(f"Retrieved {len(paths)} image(s) of {s.modality} "
                              f"'{s.description}' into slot {SLOTS[k]}")
-            self._update_cache_label()
             self.seriesRetrieved.emit(list(paths), k)
 
         return self._start(f"Retrieving into {SLOTS[slot]}",

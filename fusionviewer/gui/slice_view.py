@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout,
                                QWidget)
@@ -58,6 +58,31 @@ class SliceViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)  # middle = pan, right = zoom (pyqtgraph defaults)
 
 
+class _DropGraphicsView(pg.GraphicsView):
+    """A GraphicsView that hands file drops to its SliceView (the scene has no drop targets)."""
+
+    def __init__(self, owner: "SliceView"):
+        super().__init__()
+        self.owner = owner
+
+    def dragEnterEvent(self, event) -> None:
+        if self.owner.accept_drops and event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if self.owner.accept_drops and paths:
+            event.acceptProposedAction()
+            self.owner.filesDropped.emit(paths)
+        else:
+            event.ignore()
+
+
 class SliceView(QWidget):
     """A titled image view; the owner feeds it slices and levels."""
 
@@ -69,12 +94,13 @@ class SliceView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.accept_drops = False
         self.title = QLabel("")
         self.title.setObjectName("viewTitle")
         self.title.setStyleSheet("QLabel#viewTitle {color: #ddd; background: #222; "
                                  "padding: 2px 6px; font-weight: 600;}")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.graphics = pg.GraphicsView()
+        self.graphics = _DropGraphicsView(self)
         self.graphics.setBackground("k")
         self.vb = SliceViewBox()
         self.graphics.setCentralItem(self.vb)
@@ -114,8 +140,6 @@ class SliceView(QWidget):
         layout.setSpacing(0)
         layout.addWidget(bar)
         layout.addWidget(self.graphics, 1)
-        self.accept_drops = False
-        self.graphics.viewport().installEventFilter(self)
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.level_span: float = 1.0        # data range, scales W/L drags
         self.base_title = ""
@@ -174,20 +198,6 @@ class SliceView(QWidget):
 
     def set_left_mode(self, mode: str) -> None:
         self.vb.left_mode = mode
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        kind = event.type()
-        if self.accept_drops and kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if event.mimeData().hasUrls():
-                event.acceptProposedAction()
-                return True
-        if self.accept_drops and kind == QEvent.Type.Drop and event.mimeData().hasUrls():
-            paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-            event.acceptProposedAction()
-            if paths:
-                self.filesDropped.emit(paths)
-            return True
-        return super().eventFilter(obj, event)
 
     # --- crosshair and ROI ------------------------------------------------------------------
     def show_cursor(self, pos: tuple[float, float] | None) -> None:
