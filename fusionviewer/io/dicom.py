@@ -417,12 +417,12 @@ def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
                                     f"{steps.max():.3g} mm (median {dz:.3g} used)")
             geo["dz"] = dz
         else:
-            geo["dz"] = frames[0].thickness or 1.0
+            geo["dz"] = abs(frames[0].thickness or 1.0)
     else:
         frames = sorted(frames, key=lambda f: (f.instance, str(f.path), f.frame))
         geo["direction"] = None
         geo["origin"] = (0.0, 0.0, 0.0)
-        geo["dz"] = frames[0].thickness or 1.0
+        geo["dz"] = abs(frames[0].thickness or 1.0)
         if len(frames) > 1:
             geo["notes"].append("no ImagePositionPatient: slices ordered by InstanceNumber")
     return frames, geo
