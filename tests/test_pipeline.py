@@ -317,3 +317,40 @@ def test_run_batch_with_metrics_and_fallback(tmp_path, monkeypatch):
     assert all(np.isfinite(r.metrics["Qabf"]) for r in rows)
     text = (tmp_path / "out" / "summary.csv").read_text()
     assert "Qabf" in text.splitlines()[0]
+
+
+def test_dicom_series_in_dicom_series_out(tmp_path):
+    import pydicom
+
+    from fusionviewer.paths import samples_dir
+
+    folder = samples_dir() / "dicom" / "ct-mri-34"
+    result = FusionJob([folder / "ct", folder / "mr"], _gff()).run()
+    assert result.fused_gray.shape == (8, 256, 256)
+    assert result.sources[0].normalization.kind == "window"  # CT in HU -> a CT window
+    ct_in = pydicom.dcmread(sorted((folder / "ct").iterdir())[0])
+    files = export_result(result, tmp_path / "out", "dicom")
+    assert len(files) == 8
+    ds = pydicom.dcmread(files[0])
+    assert ds.PatientID == ct_in.PatientID and ds.StudyInstanceUID == ct_in.StudyInstanceUID
+    assert ds.SeriesInstanceUID != ct_in.SeriesInstanceUID
+    assert "gff" in ds.DerivationDescription
+    refs = {item.ReferencedSOPInstanceUID for item in ds.SourceImageSequence}
+    assert ct_in.SOPInstanceUID in refs
+
+
+def test_nifti_volumes_in_nifti_out(tmp_path):
+    import SimpleITK as sitk
+
+    from fusionviewer.paths import samples_dir
+
+    folder = samples_dir() / "nifti" / "ct-mri-34"
+    result = FusionJob([folder / "ct.nii.gz", folder / "mr.nii.gz"],
+                       FusionOptions(method="average"), modalities=["CT", "MR"]).run()
+    out = export_result(result, tmp_path / "fused.nii.gz")[0]
+    img = sitk.ReadImage(str(out))
+    ref = sitk.ReadImage(str(folder / "ct.nii.gz"))
+    assert img.GetSize() == ref.GetSize()
+    np.testing.assert_allclose(img.GetSpacing(), ref.GetSpacing())
+    arr = sitk.GetArrayFromImage(img).astype(np.float64)
+    assert np.abs(arr - result.fused.array).max() < 1e-3 * max(1.0, float(arr.max()))
