@@ -1,0 +1,97 @@
+"""Score the classical methods on the val split like ../shared/docs/baselines_val.md; prints JSON.
+
+Usage: python benchmarks/val_classical.py [--methods average,laplacian,gff] [--step 1]
+Gray protocol of baselines_val.md: 8-bit gray sources (RGB -> rounded BT.601 luma), fused in
+[0, 1], scored on the 0..255 scale with compute_metrics (the fused image rounded as an 8-bit
+PNG). For each task and method: our mean over the pairs, the baseline row's value and the gap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fusionviewer.fusion import get_method  # noqa: E402
+from fusionviewer.metrics import compute_metrics  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+HARVARD = SHARED / "data" / "harvard"
+FOLDERS = {"ct-mri": ("ct", "mri"), "pet-mri": ("mri", "pet"), "spect-mri": ("mri", "spect")}
+FUNCTIONAL = {"ct-mri": 0, "pet-mri": 1, "spect-mri": 1}
+ROW_NAMES = {"average": "Average", "laplacian": "LP-4", "gff": "GFF"}
+KEYS = ["EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "Q0", "QW", "QE", "CClow"]
+
+
+def _gray(path: Path) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    arr = np.asarray(PILImage.open(path))
+    if arr.ndim == 3:
+        arr = np.rint(arr[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114])
+    return arr.astype(np.float64)
+
+
+def baseline_rows() -> dict[tuple[str, str], dict[str, float]]:
+    """(task, method row prefix) -> {metric: value} from baselines_val.md's tables."""
+    text = (SHARED / "docs" / "baselines_val.md").read_text()
+    rows, task, header = {}, None, None
+    for line in text.splitlines():
+        m = re.match(r"### (\S+)", line)
+        if m:
+            task = m.group(1)
+        elif line.startswith("| Method"):
+            header = [c.strip() for c in line.strip("|").split("|")]
+        elif line.startswith("| ") and task and header and not line.startswith("|---"):
+            cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+            values = {}
+            for key, cell in zip(header[1:], cells[1:]):
+                try:
+                    values[key] = float(cell)
+                except ValueError:
+                    pass
+            rows[(task, cells[0])] = values
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", default="average,laplacian,gff")
+    parser.add_argument("--step", type=int, default=1, help="use every STEP-th val pair")
+    args = parser.parse_args()
+    methods = args.methods.split(",")
+    with open(HARVARD / "manifest.csv", newline="") as fh:
+        manifest = [r for r in csv.DictReader(fh) if r["split"] == "val"]
+    base = baseline_rows()
+    report: dict = {}
+    for task, (fa, fb) in FOLDERS.items():
+        names = [r["name"] for r in manifest if r["task"] == task][::args.step]
+        scores: dict[str, list[dict]] = {m: [] for m in methods}
+        for name in names:
+            a, b = _gray(HARVARD / task / fa / name), _gray(HARVARD / task / fb / name)
+            for m in methods:
+                fused = get_method(m)([a / 255.0, b / 255.0]) * 255.0
+                scores[m].append(compute_metrics(fused, [a, b], functional=FUNCTIONAL[task]))
+        for m in methods:
+            ours = {k: float(np.mean([s[k] for s in scores[m]])) for k in KEYS}
+            ref = next((v for (t, row), v in base.items()
+                        if t == task and row.startswith(ROW_NAMES.get(m, "?"))), {})
+            report.setdefault(task, {})[m] = {
+                "pairs": len(names),
+                "ours": {k: round(v, 4) for k, v in ours.items()},
+                "baseline": {k: ref[k] for k in KEYS if k in ref},
+                "gap": {k: round(ours[k] - ref[k], 4) for k in KEYS if k in ref},
+            }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
