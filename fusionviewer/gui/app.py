@@ -78,6 +78,8 @@ def run_app(args: Any) -> int:
             app.exit(2)
 
         def shoot(*_args) -> None:
+            if window.doc.roi is None and window.doc.layers():
+                window.viewer.place_default_roi()  # so the ROI zoom panel shows something
             app.processEvents()
             if not window.save_screenshot(screenshot):
                 status["code"] = 1

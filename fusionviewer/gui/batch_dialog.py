@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
@@ -24,6 +25,8 @@ def batch_task(dirs: list[str], out_dir: str, options: Any, *, progress=None, ca
 
 class BatchDialog(QDialog):
     """Runs pipeline.run_batch in a worker; ``rows`` holds the BatchRows when it is done."""
+
+    finished_rows = Signal(object)  # the BatchRows of a completed run
 
     def __init__(self, options_provider: Callable[[], Any], parent: QWidget | None = None,
                  settings=None):
@@ -151,6 +154,7 @@ class BatchDialog(QDialog):
         if failed:
             text += "\nProblems:\n" + "\n".join(failed[:10])
         self.summary.setText(text)
+        self.finished_rows.emit(self.rows)
 
     def _on_done(self) -> None:
         self.task = None

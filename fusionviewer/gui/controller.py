@@ -74,27 +74,37 @@ def fuse(images: list[Image], options: Any, *, progress=None, cancel=None) -> An
 def slice_metrics(result: Any, k: int, *, progress=None, cancel=None) -> dict[str, float]:
     """Worker: every metric of the fused slice k against the registered sources (0..255 scale)."""
     from ..metrics import compute_metrics, to_display_u8
+    from ..metrics.compute import functional_index
     from ..progress import check_cancel, report
 
     report(progress, "measuring", 0.0)
     check_cancel(cancel)
     fused = to_display_u8(result.fused_gray[k])
     srcs = [to_display_u8(s.luminance()[k]) for s in result.sources]
-    functional = next((i for i, s in enumerate(result.sources)
-                       if s.modality in ("PT", "NM")), None)
-    if functional is None:
-        functional = next((i for i, s in enumerate(result.sources) if s.modality == "CT"), None)
-    names = [chr(ord("A") + i) for i in range(len(srcs))]
-    out = compute_metrics(fused, srcs, functional=functional, names=names)
+    out = compute_metrics(fused, srcs, functional=functional_index(result.sources),
+                          names=_labels(len(srcs)))
     report(progress, "measuring", 1.0)
     return out
 
 
-def volume_metrics(result: Any, *, progress=None, cancel=None) -> Any:
-    """Worker: metrics of every slice and their aggregate (metrics.evaluate_volume)."""
-    from ..metrics import evaluate_volume
+def volume_metrics(result: Any, *, progress=None, cancel=None) -> dict:
+    """Worker: metrics of every slice and their mean (metrics.evaluate_volume)."""
+    from ..metrics import evaluate_volume, to_display_u8
+    from ..metrics.compute import functional_index
 
-    return evaluate_volume(result, progress=progress, cancel=cancel)
+    fused = to_display_u8(result.fused_gray)
+    srcs = [to_display_u8(s.luminance()) for s in result.sources]
+    return evaluate_volume(fused, srcs, functional=functional_index(result.sources),
+                           names=_labels(len(srcs)), progress=_renamed(progress, "measuring"),
+                           cancel=cancel)
+
+
+def _labels(n: int) -> list[str]:
+    return [chr(ord("A") + i) for i in range(n)]
+
+
+def _renamed(progress, stage: str):
+    return None if progress is None else (lambda _s, f: progress(stage, f))
 
 
 def export(result: Any, out: str, fmt: str, force: bool, *, progress=None, cancel=None) -> list:
@@ -252,8 +262,7 @@ class Controller(QObject):
 
     def _on_fused(self, result: Any, paths: tuple[str, ...]) -> None:
         self.doc.set_result(result, paths)
-        for text in getattr(result, "notices", []) or []:
-            self.notice.emit(text)
+        self.notice.emit("; ".join(getattr(result, "notices", []) or []))  # "" clears it
         self.fusionFinished.emit(result)
         self.measure_current_slice()
 

@@ -70,7 +70,9 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.setMinimumWidth(330)
+        scroll.setMinimumWidth(345)
         self.left_dock = self._dock("Sources and pipeline", "dock_left", scroll,
                                     Qt.DockWidgetArea.LeftDockWidgetArea)
         self.roi_panel = RoiPanel(self.doc, self.viewer)
@@ -324,8 +326,10 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, message)
 
     def show_notice(self, text: str) -> None:
-        self.statusBar().showMessage(text, 15000)
-        self.pipeline.device_found.setText(text)
+        """A non-blocking notice (e.g. CNN fallback, GPU -> CPU) in the pipeline panel."""
+        if text:
+            self.statusBar().showMessage(text, 15000)
+        self.pipeline.show_notice(text)
 
     # --- status bar ------------------------------------------------------------------------------
     def _show_values(self, pos) -> None:
@@ -343,8 +347,13 @@ class MainWindow(QMainWindow):
         self.cursor_label.setText("   |   ".join(parts))
 
     # --- layout persistence ----------------------------------------------------------------------
+    def _default_layout(self) -> None:
+        self.resize(1600, 980)
+        self.resizeDocks([self.left_dock, self.roi_dock], [345, 440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.roi_dock, self.metrics_dock], [380, 560], Qt.Orientation.Vertical)
+
     def _restore_layout(self) -> None:
-        self.resize(1500, 900)
+        self._default_layout()
         if self.settings is None:
             return
         geometry = self.settings.value("window/geometry")

@@ -12,18 +12,16 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from ..metrics import GROUPS
 from .document import Document
 
-GROUP_ORDER = ["information", "structure", "similarity to sources", "functional fidelity"]
 ALIAS_KEYS = {"ENT", "H", "Entropy", "STD", "GRAD"}  # repeats of EN, SD, AG: not shown twice
 
 
 def metrics_info() -> dict[str, Any]:
-    """metrics.METRICS_INFO, or {} while it is not available."""
-    try:
-        from ..metrics import METRICS_INFO
-    except ImportError:
-        return {}
+    """metrics.METRICS_INFO (group, name, description, better, unit per key)."""
+    from ..metrics import METRICS_INFO
+
     return METRICS_INFO
 
 
@@ -35,11 +33,12 @@ def _field(info: Any, name: str, default: str = "") -> str:
 
 
 def _info_for(key: str, table: dict[str, Any]) -> Any:
-    if key in table:
-        return table[key]
-    if key.startswith("MI_"):
-        return table.get("MI_*") or table.get("MI_k") or table.get("MI")
-    return None
+    from ..metrics import metric_info
+
+    try:
+        return metric_info(key)
+    except KeyError:
+        return table.get(key)
 
 
 def format_value(value: Any) -> str:
@@ -116,7 +115,7 @@ class MetricsPanel(QWidget):
         for key in keys:
             group = _field(_info_for(key, table), "group", "other") or "other"
             out.append((group, key, slice_values.get(key), volume.get(key)))
-        order = {g: i for i, g in enumerate(GROUP_ORDER)}
+        order = {g: i for i, g in enumerate(GROUPS)}
         out.sort(key=lambda r: order.get(r[0].lower(), len(order)))
         return out
 
@@ -149,10 +148,12 @@ class MetricsPanel(QWidget):
             better = _field(info, "better")
             arrow = {"higher": "↑", "lower": "↓"}.get(better.lower(), "")
             unit = _field(info, "unit")
-            item = QTreeWidgetItem([key, format_value(value) if value is not None else "",
+            name = _field(info, "name")
+            item = QTreeWidgetItem([f"{key}  {name}" if name else key, format_value(value) if value is not None else "",
                                     format_value(vol) if vol is not None else "",
                                     f"{arrow} {unit}".strip()])
-            tip = _field(info, "description") or key
+            tip = f"{name} ({key})\n" if name else ""
+            tip += _field(info, "description") or key
             if better:
                 tip += f"\nBetter: {better}."
             if unit:

@@ -60,6 +60,11 @@ class PipelinePanel(QGroupBox):
             self.device.addItem(label, key)
         self.device_found = QLabel("looking for devices…")
         self.device_found.setStyleSheet("color: #555;")
+        self.device_found.setWordWrap(True)
+        self.notice = QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #8a5a00; background: #fff4d6; padding: 3px;")
+        self.notice.setVisible(False)
         self.auto_run = QCheckBox("Fuse automatically when sources change")
         self.auto_run.setChecked(True)
         form = QFormLayout()
@@ -91,7 +96,9 @@ class PipelinePanel(QGroupBox):
         layout.addWidget(self.auto_run)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.notice)
         self.run_btn.clicked.connect(self.runRequested)
+        self.run_btn.clicked.connect(lambda: self.show_notice(""))
         self.cancel_btn.clicked.connect(self.cancelRequested)
         doc.sourcesChanged.connect(self.refresh_sources)
         doc.busyChanged.connect(self._on_busy)
@@ -129,6 +136,11 @@ class PipelinePanel(QGroupBox):
             fixed_index=max(self.fixed.currentIndex(), 0), block_size=self.block.currentData(),
             device=self.device.currentData(),
             normalization=None if all(n is None for n in norms) else norms)
+
+    def show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setToolTip(text)
+        self.notice.setVisible(bool(text))
 
     def set_device_text(self, text: str) -> None:
         self.device_found.setText(text)

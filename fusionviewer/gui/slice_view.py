@@ -62,6 +62,7 @@ class _DropGraphicsView(pg.GraphicsView):
     """A GraphicsView that hands file drops to its SliceView (the scene has no drop targets)."""
 
     def __init__(self, owner: "SliceView"):
+        self.owner = None  # pyqtgraph calls resizeEvent from its constructor
         super().__init__()
         self.owner = owner
 
@@ -73,6 +74,11 @@ class _DropGraphicsView(pg.GraphicsView):
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.owner is not None and hasattr(self.owner, "user_zoomed"):
+            self.owner.fit_if_not_zoomed()
 
     def dropEvent(self, event) -> None:
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
@@ -128,6 +134,7 @@ class SliceView(QWidget):
         self.presets_menu = QMenu(self.presets_button)
         self.presets_button.setMenu(self.presets_menu)
         self.presets_button.setAutoRaise(True)
+        self.presets_button.setStyleSheet("color: #ddd;")
         bar = QWidget()
         bar.setStyleSheet("background: #222;")
         bar_layout = QHBoxLayout(bar)
@@ -143,8 +150,12 @@ class SliceView(QWidget):
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.level_span: float = 1.0        # data range, scales W/L drags
         self.base_title = ""
+        self.to_raw = lambda v: v  # maps a level of the shown array to the units shown in the title
+        self.raw_unit = ""
         self._shape: tuple[int, int] | None = None
         self._syncing_roi = False
+        self.user_zoomed = False  # until the user pans/zooms, resizing refits the image
+        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
         self.vb.sliceStep.connect(self.sliceStep)
         self.vb.levelDrag.connect(self._on_level_drag)
         self.vb.roiDrag.connect(self._on_roi_drag)
@@ -157,8 +168,9 @@ class SliceView(QWidget):
         self._update_title()
 
     def _update_title(self) -> None:
-        lo, hi = self.levels
-        wl = f"W {hi - lo:.4g}  L {(hi + lo) / 2:.4g}" if self._shape else ""
+        lo, hi = (self.to_raw(v) for v in self.levels)
+        unit = f" {self.raw_unit}" if self.raw_unit else ""
+        wl = f"W {hi - lo:.4g}  L {(hi + lo) / 2:.4g}{unit}" if self._shape else ""
         self.title.setText(f"{self.base_title}    {wl}" if wl else self.base_title)
 
     def set_hint(self, text: str) -> None:
@@ -192,9 +204,18 @@ class SliceView(QWidget):
         self._update_title()
 
     def reset_view(self) -> None:
+        """Fit the whole image (`r`); resizing refits again until the user zooms or pans."""
+        self.user_zoomed = False
         if self._shape is not None:
             h, w = self._shape
             self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def fit_if_not_zoomed(self) -> None:
+        if not self.user_zoomed:
+            self.reset_view()
+
+    def _on_manual_range(self, *_args) -> None:
+        self.user_zoomed = True
 
     def set_left_mode(self, mode: str) -> None:
         self.vb.left_mode = mode

@@ -205,6 +205,7 @@ class ViewerPanel(QWidget):
                 view.clear("Drop an image here")
                 continue
             view.set_title(layer.name)
+            view.to_raw, view.raw_unit = _raw_map(layer)
             view.level_span = _span(layer)
             view.set_slice(layer.display(k), self.levels.get(i, layer.default_levels()))
         self.render_fused()
@@ -242,6 +243,7 @@ class ViewerPanel(QWidget):
                 comp = display.checkerboard(mapped[0], mapped[1], self.doc.tile)
                 view.set_title(f"Checkerboard: {srcs[0][1].name} / {srcs[1][1].name}")
             view.level_span = 1.0
+            view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
             view.set_slice(comp, (0.0, 1.0))
             return
         fused = self.doc.fused_layer()
@@ -250,6 +252,7 @@ class ViewerPanel(QWidget):
             view.clear("Run fusion" if len(srcs) >= 2 else "Load two sources")
             return
         view.set_title(fused.name)
+        view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
         view.level_span = 1.0
         view.set_slice(fused.display(k), self.fused_levels)
 
@@ -307,6 +310,14 @@ class ViewerPanel(QWidget):
             if shown is layer:
                 return self.levels.get(i, layer.default_levels())
         return layer.default_levels()
+
+
+def _raw_map(layer):
+    """Level -> the layer's own units (HU for CT) for the title's W/L read-out."""
+    norm = layer.image.normalization
+    if norm is not None and norm.high > norm.low:
+        return (lambda v, n=norm: n.low + v * (n.high - n.low)), layer.units
+    return (lambda v: v), layer.units
 
 
 def _span(layer) -> float:

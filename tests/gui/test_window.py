@@ -161,7 +161,7 @@ def test_wheel_steps_slices_and_ctrl_wheel_zooms(qtbot, window, ct_mri_volumes):
     assert window.doc.slice_index == start - 1
     assert vb.viewRange() != before
     # pan/zoom is linked: the other views follow
-    assert np.allclose(window.viewer.views[0].vb.viewRange(), vb.viewRange())
+    assert np.allclose(window.viewer.views[0].vb.viewRange(), vb.viewRange(), atol=2)
     qtbot.keyClick(window, Qt.Key.Key_R)  # reset: the whole image fits again
     (x0, x1), (y0, y1) = window.viewer.views[0].vb.viewRange()
     assert x0 <= 1 and x1 >= 255 and y0 <= 1 and y1 >= 255

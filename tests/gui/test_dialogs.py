@@ -1,0 +1,91 @@
+"""Export dialog defaults, About, Batch, and the PACS menu entry."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog
+
+from gui_helpers import HARVARD, WAIT_MS, fuse_dropped, set_method
+
+from fusionviewer import RESEARCH_ONLY, __version__
+
+
+def test_export_dialog_never_defaults_to_a_source_folder(qtbot, window, ct_mri_pair, tmp_path,
+                                                         dialogs):
+    from fusionviewer.gui.export_dialog import ExportDialog
+
+    set_method(window, "average")
+    fuse_dropped(qtbot, window, ct_mri_pair)
+    # even when the last export folder was a source folder
+    window.settings.setValue("export/dir", str(ct_mri_pair[0].parent))
+    dialog = ExportDialog(window.doc, window.settings, window, kind="png")
+    qtbot.addWidget(dialog)
+    default = Path(dialog.path_edit.text())
+    assert default.name == "fused_average.png"
+    assert default.parent.resolve() != ct_mri_pair[0].parent.resolve()
+    assert default.parent.resolve() != ct_mri_pair[1].parent.resolve()
+    # typing a source file is refused with a message, the dialog stays open
+    dialog.path_edit.setText(str(ct_mri_pair[0]))
+    dialog._accept()
+    assert dialog.result() != QDialog.DialogCode.Accepted and dialog.path is None
+    assert "source" in dialogs[-1][2]
+    # an existing non-source file asks before replacing (recorded answer: Yes)
+    other = tmp_path / "old.png"
+    other.write_bytes(b"x")
+    dialog.path_edit.setText(str(other))
+    dialog._accept()
+    assert dialogs[-1][0] == "question" and dialog.force and dialog.path == other
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("dicom"))
+    assert Path(dialog.path_edit.text()).name == "fused_average_dicom"
+
+
+def test_about_shows_version_device_and_research_notice(qtbot, window):
+    from fusionviewer.gui.about_dialog import AboutDialog
+
+    dialog = AboutDialog(window, "CPU only (test)")
+    qtbot.addWidget(dialog)
+    assert __version__ in dialog.plain and RESEARCH_ONLY in dialog.plain
+    assert "CPU only (test)" in dialog.text.toPlainText()
+    assert "Model card" in dialog.text.toPlainText()
+
+
+def test_batch_dialog_runs_and_lists_failures(qtbot, window, tmp_path):
+    a, b, out = tmp_path / "ct", tmp_path / "mri", tmp_path / "out"
+    a.mkdir()
+    b.mkdir()
+    for name in ("2010.png", "2011.png"):
+        shutil.copy(HARVARD / "ct-mri" / "ct" / name, a / name)
+        shutil.copy(HARVARD / "ct-mri" / "mri" / name, b / name)
+    (a / "2012.png").write_bytes(b"not an image")
+    (b / "2012.png").write_bytes(b"not an image either")
+    shutil.copy(HARVARD / "ct-mri" / "ct" / "2013.png", a / "2013.png")  # no partner
+    set_method(window, "average")
+    dialog = window.batch_dialog()
+    qtbot.addWidget(dialog)
+    dialog.set_folders([str(a), str(b)], str(out))
+    with qtbot.waitSignal(dialog.finished_rows, timeout=WAIT_MS):
+        assert dialog.start()
+    status = {r.name: r.status for r in dialog.rows}
+    assert status == {"2010.png": "ok", "2011.png": "ok", "2012.png": "failed",
+                      "2013.png": "skipped"}
+    assert (out / "2010.png").exists() and (out / "summary.csv").exists()
+    assert dialog.table.rowCount() == 4
+    assert "2 fused, 1 failed, 1 skipped" in dialog.summary.text()
+    assert "2012.png" in dialog.summary.text()
+
+
+def test_pacs_menu_entry_opens_the_pacs_dialog(qtbot, window, monkeypatch):
+    import fusionviewer.gui.pacs_dialog as pacs
+
+    assert window.pacs_action is not None
+    opened = []
+    monkeypatch.setattr(pacs.PacsDialog, "show", lambda self: opened.append(self))
+    window.pacs_action.trigger()
+    assert len(opened) == 1
+    dialog = opened[0]
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(window.controller.loadFinished, timeout=WAIT_MS):
+        dialog.seriesRetrieved.emit([str(HARVARD / "ct-mri" / "ct" / "2010.png")], 1)
+    assert window.doc.sources[1] is not None and window.doc.sources[0] is None
