@@ -414,7 +414,7 @@ class BatchRow:
 
     name: str
     inputs: list[str]
-    status: str  # "ok", "failed" or "skipped"
+    status: str  # "ok", "failed", "skipped" (no partner) or "cancelled"
     output: str = ""
     method: str = ""
     message: str = ""  # error or notices
@@ -479,9 +479,11 @@ def run_batch(dirs: Sequence[str | Path], out_dir: str | Path, options: FusionOp
               with_metrics: bool = False, group_size: int = 16) -> list[BatchRow]:
     """Fuse every same-named pair across ``dirs`` into ``out_dir``; write ``summary.csv`` there.
 
-    2-D pairs that come out of registration/normalization with the same shape are fused in
-    groups of up to ``group_size`` slices with one method call (the CNN batches them). A failing
-    pair is recorded as "failed" and skipped; the run goes on. Rows come back in name order.
+    Pairs are processed in name order, streaming: consecutive one-slice pairs of the same shape
+    are fused in groups of up to ``group_size`` with one method call (the CNN batches them). A
+    failing pair is recorded as "failed" and skipped; the run goes on. On cancel the summary is
+    still written (unprocessed pairs "cancelled") and Cancelled is raised. Rows come back in
+    name order; unmatched names are "skipped".
     """
     options = options or FusionOptions()
     options.validate()
@@ -494,83 +496,90 @@ def run_batch(dirs: Sequence[str | Path], out_dir: str | Path, options: FusionOp
         raise InputError("output exists (use --force to overwrite)", str(summary))
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    rows: dict[str, BatchRow] = {}
-    ready: list[tuple[str, FusionJob, PreparedSources, Path, str, float]] = []
-    n = len(pairs)
-    for k, (name, paths) in enumerate(pairs):
-        check_cancel(cancel)
-        row = BatchRow(name, [str(p) for p in paths], "failed")
-        rows[name] = row
-        t0 = time.perf_counter()
-        try:
-            out, pair_fmt = batch_output_path(name, paths[0], out_dir, fmt)
-            if out.exists() and not force:
-                raise InputError("output exists (use --force to overwrite)", str(out))
-            job = FusionJob(paths, options, modalities=modalities)
-            prepared = job.prepare(cancel=cancel)
-            ready.append((name, job, prepared, out, pair_fmt, time.perf_counter() - t0))
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a failing pair is reported, never fatal
-            row.message = _one_line(exc)
-            row.seconds = time.perf_counter() - t0
-        report(progress, "preparing", 0.5 * (k + 1) / max(n, 1))
+    rows = {name: BatchRow(name, [str(p) for p in paths], "cancelled") for name, paths in pairs}
+    state = {"done": 0, "total": len(pairs)}
 
-    done = 0
-    for group in _groups(ready, group_size):
-        check_cancel(cancel)
-        t0 = time.perf_counter()
-        try:
-            fused_list, method, notices = _fuse_group([g[2] for g in group], options, cancel)
-        except Cancelled:
-            raise
-        except Exception:  # noqa: BLE001 - isolate the failing pair by fusing one at a time
-            fused_list = None
-        share = (time.perf_counter() - t0) / len(group)
-        for j, (name, job, prepared, out, pair_fmt, prep_s) in enumerate(group):
+    def flush(group: list) -> None:
+        _fuse_and_export(group, rows, options, force, with_metrics, cancel)
+        state["done"] += len(group)
+        report(progress, "fusing", state["done"] / max(state["total"], 1))
+
+    try:
+        group: list = []
+        for name, paths in pairs:
             check_cancel(cancel)
             row = rows[name]
-            t1 = time.perf_counter()
+            t0 = time.perf_counter()
             try:
-                if fused_list is None:
-                    result = job.fuse(prepared, cancel=cancel)
-                else:
-                    result = compose_result(prepared, fused_list[j], method, notices, options)
-                written = export_result(result, out, pair_fmt, force=force)
-                row.status, row.output, row.method = "ok", str(written[0] if len(written) == 1
-                                                              else out), result.method
-                row.message = "; ".join(result.notices)
-                if with_metrics:
-                    row.metrics = result_metrics(result)
+                out, pair_fmt = batch_output_path(name, paths[0], out_dir, fmt)
+                if out.exists() and not force:
+                    raise InputError("output exists (use --force to overwrite)", str(out))
+                job = FusionJob(paths, options, modalities=modalities)
+                prepared = job.prepare(cancel=cancel)
             except Cancelled:
                 raise
-            except Exception as exc:  # noqa: BLE001
-                row.message = _one_line(exc)
-            row.seconds = prep_s + share + time.perf_counter() - t1
-            done += 1
-            report(progress, "fusing", 0.5 + 0.5 * done / max(len(ready), 1))
-
-    result_rows = sorted(list(rows.values()) + unmatched, key=lambda r: r.name)
-    write_batch_csv(result_rows, summary)
+            except Exception as exc:  # noqa: BLE001 - a failing pair is reported, never fatal
+                row.status, row.message = "failed", _one_line(exc)
+                row.seconds = time.perf_counter() - t0
+                state["done"] += 1
+                report(progress, "fusing", state["done"] / max(state["total"], 1))
+                continue
+            item = (name, job, prepared, out, pair_fmt, time.perf_counter() - t0)
+            if group and not _groupable(group, item, group_size):
+                flush(group)
+                group = []
+            group.append(item)
+        if group:
+            flush(group)
+    finally:  # also on Cancelled: the summary lists what was done ("cancelled" for the rest)
+        result_rows = sorted(list(rows.values()) + unmatched, key=lambda r: r.name)
+        write_batch_csv(result_rows, summary)
     report(progress, "fusing", 1.0)
     return result_rows
 
 
-def _groups(ready: list, size: int):
-    """Consecutive groups of one-slice pairs of equal shape (volumes go alone)."""
-    group: list = []
-    key = None
-    for item in ready:
-        prepared = item[2]
-        this = (len(prepared.gray), prepared.gray[0].shape) if prepared.gray[0].shape[0] == 1 \
-            else None
-        if group and (this is None or this != key or len(group) >= size):
-            yield group
-            group = []
-        group.append(item)
-        key = this
-    if group:
-        yield group
+def _group_key(prepared: PreparedSources):
+    """One-slice pairs with the same number of sources and shape can share one method call."""
+    shape = prepared.gray[0].shape
+    return (len(prepared.gray), shape) if shape[0] == 1 else None
+
+
+def _groupable(group: list, item, size: int) -> bool:
+    key = _group_key(item[2])
+    return key is not None and len(group) < size and _group_key(group[0][2]) == key
+
+
+def _fuse_and_export(group: list, rows: dict, options: FusionOptions, force: bool,
+                     with_metrics: bool, cancel) -> None:
+    """Fuse a group of prepared pairs with one method call, then export each and fill its row."""
+    t0 = time.perf_counter()
+    try:
+        fused_list, method, notices = _fuse_group([g[2] for g in group], options, cancel)
+    except Cancelled:
+        raise
+    except Exception:  # noqa: BLE001 - isolate the failing pair by fusing one at a time
+        fused_list = None
+    share = (time.perf_counter() - t0) / len(group)
+    for j, (name, job, prepared, out, pair_fmt, prep_s) in enumerate(group):
+        check_cancel(cancel)
+        row = rows[name]
+        t1 = time.perf_counter()
+        try:
+            if fused_list is None:
+                result = job.fuse(prepared, cancel=cancel)
+            else:
+                result = compose_result(prepared, fused_list[j], method, notices, options)
+            written = export_result(result, out, pair_fmt, force=force)
+            row.status, row.method = "ok", result.method
+            row.output = str(written[0] if len(written) == 1 else out)
+            row.message = "; ".join(result.notices)
+            if with_metrics:
+                row.metrics = result_metrics(result, cancel=cancel)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            row.status, row.message = "failed", _one_line(exc)
+        row.seconds = prep_s + share + time.perf_counter() - t1
 
 
 def _fuse_group(prepared: list[PreparedSources], options: FusionOptions, cancel

@@ -354,3 +354,20 @@ def test_nifti_volumes_in_nifti_out(tmp_path):
     np.testing.assert_allclose(img.GetSpacing(), ref.GetSpacing())
     arr = sitk.GetArrayFromImage(img).astype(np.float64)
     assert np.abs(arr - result.fused.array).max() < 1e-3 * max(1.0, float(arr.max()))
+
+
+def test_run_batch_cancel_still_writes_the_summary(tmp_path):
+    names = [r["name"] for r in harvard_rows("pet-mri", "val")[:3]]
+    a, b = _batch_dirs(tmp_path, names)
+    token = CancelToken()
+
+    def cancel_after_first(stage, fraction):
+        if fraction > 0:
+            token.set()
+
+    with pytest.raises(Cancelled):
+        run_batch([a, b], tmp_path / "out", _gff(), progress=cancel_after_first, cancel=token,
+                  group_size=1)
+    with open(tmp_path / "out" / "summary.csv", newline="") as fh:
+        status = [r["status"] for r in csv.DictReader(fh)]
+    assert status == ["ok", "cancelled", "cancelled"]
