@@ -491,6 +491,9 @@ def run_batch(dirs: Sequence[str | Path], out_dir: str | Path, options: FusionOp
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown output format '{fmt}' (choose from {', '.join(FORMATS)})")
     pairs, unmatched = pair_files(dirs)
+    if any(out_dir.resolve() == Path(d).resolve() for d in dirs):
+        raise InputError("the output folder is one of the source folders (outputs are named "
+                         "after the sources); choose another -o", str(out_dir))
     summary = out_dir / BATCH_CSV
     if summary.exists() and not force:
         raise InputError("output exists (use --force to overwrite)", str(summary))

@@ -79,3 +79,11 @@ def test_batch_bad_folders(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
     assert main(["batch", str(a), "-o", str(tmp_path / "o")]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+def test_batch_refuses_a_source_folder_as_output(tmp_path, capsys):
+    names, a, b = _dirs(tmp_path, "ct-mri", 1)
+    before = (a / names[0]).read_bytes()
+    assert main(["batch", str(a), str(b), "-o", str(a), "--force", "--no-progress"]) == 2
+    assert "source folders" in capsys.readouterr().err
+    assert (a / names[0]).read_bytes() == before and not (a / "summary.csv").exists()
