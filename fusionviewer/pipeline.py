@@ -486,7 +486,7 @@ def run_batch(dirs: Sequence[str | Path], out_dir: str | Path, options: FusionOp
     name order; unmatched names are "skipped".
     """
     options = options or FusionOptions()
-    options.validate()
+    options.validate(len(dirs))
     out_dir = Path(out_dir)
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown output format '{fmt}' (choose from {', '.join(FORMATS)})")
