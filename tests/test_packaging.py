@@ -55,10 +55,12 @@ def spec_literals() -> dict:
 class _Analysis:
     """Stands in for PyInstaller's Analysis: records arguments, holds sample TOC entries."""
 
+    torch_lib = "/x"  # set to a real ELF file by run_spec (the spec strips a copy of it)
+
     def __init__(self, scripts, **kwargs):
         self.kwargs = dict(kwargs, scripts=scripts)
         self.scripts, self.pure = scripts, []
-        self.binaries = [("torch/lib/libtorch_cpu.so", "/x", "BINARY"),
+        self.binaries = [("torch/lib/libtorch_cpu.so", self.torch_lib, "BINARY"),
                          ("torch/lib/libtorchbind_test.so", "/x", "BINARY"),
                          ("PySide6/Qt/lib/libQt6Core.so.6", "/x", "BINARY")]
         self.datas = [("torch/include/ATen/ATen.h", "/x", "DATA"),
@@ -69,9 +71,13 @@ class _Analysis:
                       ("models/README.md", "/x", "DATA")]
 
 
-def run_spec(monkeypatch, platform: str) -> dict:
+def run_spec(monkeypatch, platform: str, workpath: Path) -> dict:
     """Execute the spec with recording stand-ins for PyInstaller, as if on `platform`."""
     import pkgutil
+
+    elf = workpath / "libtorch_cpu.so"
+    shutil.copy2(sys.executable, elf)  # any unstripped ELF file stands in for libtorch
+    monkeypatch.setattr(_Analysis, "torch_lib", str(elf))
 
     import fusionviewer
 
@@ -94,11 +100,13 @@ def run_spec(monkeypatch, platform: str) -> dict:
             return types.SimpleNamespace(args=args, kwargs=kwargs)
         return record
 
-    env = {"SPECPATH": str(PKG), "__file__": str(SPEC), "Analysis": _Analysis,
+    env = {"SPECPATH": str(PKG), "workpath": str(workpath), "Analysis": _Analysis,
            **{k: recorder(k) for k in ("PYZ", "EXE", "COLLECT", "BUNDLE")}}
     monkeypatch.setattr(sys, "platform", platform)
-    exec(compile(SPEC.read_text(), str(SPEC), "exec"), env)
-    monkeypatch.undo()
+    try:
+        exec(compile(SPEC.read_text(), str(SPEC), "exec"), env)
+    finally:
+        monkeypatch.undo()
     return {"env": env, "calls": calls}
 
 
@@ -134,8 +142,8 @@ def test_bundle_contains_the_model_and_demo_samples():
         assert (REPO / "resources" / "icons" / f"fusionviewer-{size}.png").is_file()
 
 
-def test_spec_linux_build_collects_cli_modules_and_drops_test_files(monkeypatch):
-    run = run_spec(monkeypatch, "linux")
+def test_spec_linux_build_collects_cli_modules_and_drops_test_files(monkeypatch, tmp_path):
+    run = run_spec(monkeypatch, "linux", tmp_path)
     analysis = run["env"]["a"]
     hidden = set(analysis.kwargs["hiddenimports"])
     cli_modules = {f"fusionviewer.cli.{p.stem}" for p in (REPO / "fusionviewer" / "cli").glob("*.py")
@@ -152,17 +160,27 @@ def test_spec_linux_build_collects_cli_modules_and_drops_test_files(monkeypatch)
                     "torch/bin/torch_shm_manager", "resources/samples/ct-mri/ct/2010.png",
                     "models/README.md"}
     exe = run["calls"]["EXE"][1]
-    assert exe["name"] == "FusionViewer" and exe["console"] is True and exe["strip"] is True
+    # Only libtorch is stripped (a cached copy); stripping numpy's OpenBLAS breaks it.
+    (torch_cpu,) = [e for e in analysis.binaries if e[0] == "torch/lib/libtorch_cpu.so"]
+    stripped = Path(torch_cpu[1])
+    assert stripped.parent == tmp_path / "stripped" and stripped.is_file()
+    assert stripped.stat().st_size <= (tmp_path / "libtorch_cpu.so").stat().st_size
+    assert subprocess.run(["nm", str(stripped)], capture_output=True, text=True).stdout == ""
+    assert ("PySide6/Qt/lib/libQt6Core.so.6", "/x", "BINARY") in analysis.binaries
+    exe = run["calls"]["EXE"][1]
+    assert exe["name"] == "FusionViewer" and exe["console"] is True and exe["strip"] is False
     assert exe["icon"].endswith("fusionviewer-256.png")
     assert run["calls"]["COLLECT"][1]["name"] == "FusionViewer"
     assert "BUNDLE" not in run["calls"]
 
 
-def test_spec_windows_and_macos_builds_are_windowed(monkeypatch):
-    win = run_spec(monkeypatch, "win32")["calls"]
+def test_spec_windows_and_macos_builds_are_windowed(monkeypatch, tmp_path):
+    win_run = run_spec(monkeypatch, "win32", tmp_path)
+    win = win_run["calls"]
+    assert win_run["env"]["a"].binaries[0][1] == str(tmp_path / "libtorch_cpu.so")  # not stripped
     assert win["EXE"][1]["console"] is False and win["EXE"][1]["icon"].endswith(".ico")
     assert "BUNDLE" not in win
-    mac = run_spec(monkeypatch, "darwin")["calls"]
+    mac = run_spec(monkeypatch, "darwin", tmp_path)["calls"]
     assert mac["EXE"][1]["console"] is False and mac["EXE"][1]["strip"] is False
     bundle = mac["BUNDLE"][1]
     assert bundle["name"] == "FusionViewer.app" and bundle["version"] == __version__
