@@ -42,7 +42,8 @@ def _gray(path: Path) -> np.ndarray:
 
 
 def _slice(pixels: np.ndarray, modality: str, *, index: int, study_uid: str, series_uid: str,
-           frame_uid: str, series_number: int, description: str, accession: str) -> FileDataset:
+           frame_uid: str, series_number: int, description: str, accession: str,
+           patient: dict, study_date: str) -> FileDataset:
     sop_class = CTImageStorage if modality == "CT" else MRImageStorage
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -51,10 +52,10 @@ def _slice(pixels: np.ndarray, modality: str, *, index: int, study_uid: str, ser
     ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    for key, value in PATIENT.items():
+    for key, value in patient.items():
         setattr(ds, key, value)
     ds.StudyInstanceUID = study_uid
-    ds.StudyDate, ds.StudyTime, ds.StudyID = "20240315", "101500", "1"
+    ds.StudyDate, ds.StudyTime, ds.StudyID = study_date, "101500", "1"
     ds.AccessionNumber = accession
     ds.StudyDescription = "Brain CT + MR (FusionViewer PACS test)"
     ds.ReferringPhysicianName = ""
@@ -89,8 +90,17 @@ def _slice(pixels: np.ndarray, modality: str, *, index: int, study_uid: str, ser
 
 
 def build_ct_mr_study(folder: Path, n_slices: int | None = None, case: str = "2",
-                      accession: str = "ACC-FV-2") -> StudySeries:
-    """Write a CT and an MR series of consecutive slices (cycled to n_slices) into folder/ct|mr."""
+                      accession: str = "ACC-FV-2", patient_id: str | None = None,
+                      study_date: str = "20240315") -> StudySeries:
+    """Write a CT and an MR series of consecutive slices (cycled to n_slices) into folder/ct|mr.
+
+    The default patient is the one the search tests look for; other tests pass their own
+    ``patient_id`` (and get another name and date) so that they don't show up in those searches.
+    """
+    patient = dict(PATIENT)
+    if patient_id is not None:
+        patient.update(PatientID=patient_id, PatientName=f"Other^Test^{patient_id}")
+        study_date = "20250101" if study_date == "20240315" else study_date
     names = ct_mri_case_slices(case)
     n = n_slices or len(names)
     study_uid, frame_uid = generate_uid(), generate_uid()
@@ -104,7 +114,8 @@ def build_ct_mr_study(folder: Path, n_slices: int | None = None, case: str = "2"
             pixels = _gray(HARVARD / "ct-mri" / sub / names[i % len(names)])
             ds = _slice(pixels, modality, index=i, study_uid=study_uid, series_uid=series_uid,
                         frame_uid=frame_uid, series_number=number,
-                        description=f"{modality} axial (atlas case {case})", accession=accession)
+                        description=f"{modality} axial (atlas case {case})", accession=accession,
+                        patient=patient, study_date=study_date)
             path = target / f"{i:04d}.dcm"
             ds.save_as(path, enforce_file_format=True)
             files.append(path)

@@ -77,7 +77,8 @@ def test_retrieve_series_into_cache(mode, dimse_server, web_server, study, cache
 
 
 def test_store_reports_each_instance(any_server, tmp_path):
-    data = build_ct_mr_study(tmp_path / "src", n_slices=3, accession="ACC-STORE")
+    data = build_ct_mr_study(tmp_path / "src", n_slices=3, accession="ACC-STORE",
+                             patient_id=f"FV-STORE-{any_server.transport}")
     client = PacsClient(any_server)
     seen = []
     report = client.store(data.ct_files, progress=lambda s, f: seen.append(f))
@@ -105,7 +106,8 @@ def test_cancelled_retrieve_leaves_nothing(any_server, study, cache_dir):
 
 
 def test_cancelled_store_keeps_partial_report(any_server, tmp_path):
-    data = build_ct_mr_study(tmp_path / "src", n_slices=12, accession="ACC-CANCEL")
+    data = build_ct_mr_study(tmp_path / "src", n_slices=12, accession="ACC-CANCEL",
+                             patient_id=f"FV-CANCEL-{any_server.transport}")
     cancel = CancelToken()
     with pytest.raises(Cancelled) as info:
         PacsClient(any_server).store(data.mr_files, progress=lambda s, f: cancel.set(),

@@ -83,7 +83,8 @@ def test_empty_search_and_errors(qtbot, dialog, study):
 def test_send_series_reports_each_instance(qtbot, dialog, web_server, settings, tmp_path):
     dialog.add_server(web_server)  # DICOMweb, password kept for the session only
     assert PASSWORD not in str(settings.value(SETTINGS_KEY))
-    data = build_ct_mr_study(tmp_path / "src", n_slices=4, accession="ACC-GUI")
+    data = build_ct_mr_study(tmp_path / "src", n_slices=4, accession="ACC-GUI",
+                              patient_id="FV-GUI")
     dialog.set_send_paths(data.mr_files)
     assert dialog.send_button.isEnabled()
     with qtbot.waitSignal(dialog.sendFinished, timeout=WAIT_MS) as blocker:
