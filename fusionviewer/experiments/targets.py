@@ -1,0 +1,70 @@
+"""Target images for the target-based metrics: the supervised pipeline's teacher, per pair.
+
+The paper scores its fusions against "a target image" from its training database of
+successful fusion results. Our equivalent is the teacher of ``fusionviewer.training``, the
+function that builds the CNN's training targets; here it is applied to val pairs (which the
+CNN never saw), so RMSE/PSNR/SSIM/REL say how closely the CNN reproduces its teacher.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from .data import Pair
+
+
+def find_teacher() -> tuple[Callable | None, str]:
+    """The teacher's public target function and a description; (None, why) when unavailable."""
+    try:
+        from ..training import teacher
+    except ImportError as exc:
+        return None, f"no teacher available ({exc})"
+    fn = getattr(teacher, "make_target", None)
+    if fn is None:
+        return None, "fusionviewer.training.teacher has no make_target function"
+    doc = (fn.__doc__ or "").strip().splitlines()
+    return fn, doc[0] if doc else "fusionviewer.training.teacher.make_target"
+
+
+class TargetMaker:
+    """Builds (and caches per pair) the teacher's target on the 0..255 grid, timing each."""
+
+    def __init__(self, fn: Callable | None = None, description: str = ""):
+        if fn is None and not description:
+            fn, description = find_teacher()
+        self.fn = fn
+        self.description = description
+        self.cache: dict[str, np.ndarray] = {}
+        self.seconds: dict[str, float] = {}
+
+    @property
+    def available(self) -> bool:
+        return self.fn is not None
+
+    @property
+    def note(self) -> str:
+        """One paragraph for the report saying what the target is."""
+        if self.fn is None:
+            return (f"none: {self.description}; the target-based metrics (RMSE, PSNR_R, SSIM_R, "
+                    "REL) are omitted.")
+        return ("the teacher's target image of our supervised training pipeline "
+                "(`fusionviewer.training.teacher.make_target`: " + self.description.rstrip(".")
+                + "), built here for each val pair; the paper's targets are its own database "
+                "of fusion results, which is not available.")
+
+    def get(self, pair: Pair, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+        """The target of a pair (0..255 float64, rounded to 8 bits), or None without a teacher."""
+        if self.fn is None:
+            return None
+        if pair.key not in self.cache:
+            t0 = time.perf_counter()
+            target = self.fn(np.asarray(a), np.asarray(b), functional=pair.functional)
+            self.seconds[pair.key] = time.perf_counter() - t0
+            t = np.asarray(target, dtype=np.float64)
+            if t.max() <= 1.0:  # a [0, 1] float image
+                t = t * 255.0
+            self.cache[pair.key] = np.clip(np.rint(t), 0, 255)
+        return self.cache[pair.key]
