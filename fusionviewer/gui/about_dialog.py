@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Any
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
@@ -12,34 +10,27 @@ from .. import RESEARCH_ONLY, __version__
 
 
 def model_card_text() -> str:
-    """The bundled model card as text (fusion.weights), or why it is unavailable."""
+    """The bundled model card (fusion.weights.model_card)."""
+    from ..fusion import weights
+
+    return weights.model_card()
+
+
+def checksum_text() -> str:
+    """Weights file, its SHA-256 and whether it matches the recorded one."""
+    from ..errors import ModelError
+    from ..fusion import weights
+
+    path = weights.default_weights_path()
+    if not path.is_file():
+        return f"{path}: not found (the CNN falls back to guided filtering)"
+    actual = weights.sha256_file(path)
     try:
-        from ..fusion import weights
-    except ImportError as exc:
-        return f"model card unavailable ({exc})"
-    for name in ("model_card_text", "describe", "card_text"):
-        fn = getattr(weights, name, None)
-        if callable(fn):
-            try:
-                return str(fn())
-            except Exception as exc:  # noqa: BLE001 - shown, not fatal
-                return f"model card unavailable ({exc})"
-    for name in ("load_model_card", "model_card", "read_model_card"):
-        fn = getattr(weights, name, None)
-        if callable(fn):
-            try:
-                return _card_to_text(fn())
-            except Exception as exc:  # noqa: BLE001
-                return f"model card unavailable ({exc})"
-    return "model card unavailable"
-
-
-def _card_to_text(card: Any) -> str:
-    if isinstance(card, dict):
-        return "\n".join(f"{k}: {v}" for k, v in card.items())
-    if hasattr(card, "__dataclass_fields__"):
-        return "\n".join(f"{k}: {getattr(card, k)}" for k in card.__dataclass_fields__)
-    return str(card)
+        expected = weights.recorded_checksum(path)
+    except ModelError as exc:
+        return f"{path.name} SHA-256 {actual} ({exc})"
+    verdict = "verified" if expected == actual else f"MISMATCH, recorded {expected}"
+    return f"{path.name} SHA-256 {actual} ({verdict})"
 
 
 def device_text() -> str:
@@ -55,7 +46,9 @@ def device_text() -> str:
                 value = fn()
             except Exception as exc:  # noqa: BLE001
                 return f"unknown ({exc})"
-            return _card_to_text(value) if not isinstance(value, str) else value
+            if isinstance(value, dict):
+                return ", ".join(f"{k}: {v}" for k, v in value.items())
+            return str(value)
     try:
         import torch
     except ImportError:
@@ -77,10 +70,13 @@ class AboutDialog(QDialog):
         title.setTextFormat(Qt.TextFormat.RichText)
         self.text = QTextBrowser()
         card = model_card_text()
+        checksum = checksum_text()
         dev = device or device_text()
         self.text.setHtml(f"<h3>Compute device</h3><p>{html.escape(dev)}</p>"
+                          f"<h3>Weights</h3><p>{html.escape(checksum)}</p>"
                           f"<h3>Model card</h3><pre>{html.escape(card)}</pre>")
-        self.plain = f"FusionViewer {__version__}\n{RESEARCH_ONLY}\nDevice: {dev}\n{card}"
+        self.plain = (f"FusionViewer {__version__}\n{RESEARCH_ONLY}\nDevice: {dev}\n"
+                      f"Weights: {checksum}\n{card}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)

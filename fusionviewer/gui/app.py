@@ -93,6 +93,12 @@ def run_app(args: Any) -> int:
         else:
             QTimer.singleShot(500, shoot)
         QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: fail("timeout", "screenshot timed out"))
+    if sys.platform == "darwin":  # Finder/Dock hand files over as QFileOpenEvents
+        from .file_open import FileOpenFilter
+
+        opener = FileOpenFilter(app)
+        app.installEventFilter(opener)
+        opener.files_opened.connect(window.open_paths)
     window.show()
     if paths:
         window.load_paths(paths, None)

@@ -197,6 +197,10 @@ class MainWindow(QMainWindow):
         """The one loading path: drops, File > Open, recent files, the command line."""
         self.controller.load_paths([str(p) for p in paths], slot)
 
+    def open_paths(self, paths: list[str]) -> None:
+        """Files the OS asked us to open (macOS QFileOpenEvent), like a drop on the window."""
+        self.load_paths(paths, None)
+
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()

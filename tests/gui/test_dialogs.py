@@ -49,6 +49,10 @@ def test_about_shows_version_device_and_research_notice(qtbot, window):
     assert __version__ in dialog.plain and RESEARCH_ONLY in dialog.plain
     assert "CPU only (test)" in dialog.text.toPlainText()
     assert "Model card" in dialog.text.toPlainText()
+    from fusionviewer.fusion.weights import default_weights_path, model_card
+
+    assert model_card().strip().splitlines()[0] in dialog.plain
+    assert f"Weights: {default_weights_path().name}" in dialog.plain or "not found" in dialog.plain
 
 
 def test_batch_dialog_runs_and_lists_failures(qtbot, window, tmp_path):
