@@ -133,11 +133,15 @@ class DimseClient:
         handlers = list(handlers or []) + [(evt.EVT_CONN_OPEN, on_open)]
         tls_args = (_tls_context(s), s.host) if s.tls else None
         log.info("associating with %s as %s", s.describe(), s.our_ae_title)
+        errors = _ConnectErrors()
+        _TRANSPORT_LOG.addHandler(errors)
         try:
             assoc = ae.associate(s.host, int(s.port), ae_title=s.ae_title, ext_neg=ext_neg,
                                  evt_handlers=handlers, tls_args=tls_args)
         except (OSError, ssl.SSLError) as exc:
             raise PacsConnectionError(f"PACS {s.describe()}: cannot connect ({exc})") from None
+        finally:
+            _TRANSPORT_LOG.removeHandler(errors)
         if assoc.is_established:
             return assoc
         if assoc.is_rejected:
@@ -148,8 +152,9 @@ class DimseClient:
             raise AssociationRejected(f"PACS {s.describe()} rejected the association"
                                       f"{' (' + reason + ')' if reason else ''}{hint}")
         if not opened.is_set():
-            raise PacsConnectionError(f"PACS {s.describe()}: cannot connect (host down, port "
-                                      f"closed or no answer within {s.timeout:g} s)")
+            why = errors.reason or (f"host down, port closed or no answer within "
+                                    f"{s.timeout:g} s")
+            raise PacsConnectionError(f"PACS {s.describe()}: cannot connect ({why})")
         raise PacsConnectionError(f"PACS {s.describe()} aborted the association or did not "
                                   f"answer within {s.timeout:g} s (TLS or protocol mismatch?)")
 
@@ -390,6 +395,22 @@ class DimseClient:
         text = f"status 0x{code:04X} {code_to_category(code).lower()}"
         comment = status.get("ErrorComment")
         return f"{text}: {comment}" if comment else text
+
+
+_TRANSPORT_LOG = logging.getLogger("pynetdicom.transport")
+
+
+class _ConnectErrors(logging.Handler):
+    """Keeps the reason pynetdicom logs (but does not raise) when a connection fails."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("TCP Initialisation Error:") and not self.reason:
+            self.reason = message.split(":", 1)[1].strip()
 
 
 def _no_delay(event) -> None:

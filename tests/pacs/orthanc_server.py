@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -39,10 +40,11 @@ class OrthancServer:
     http_port: int
     move_port: int  # where our storage SCP must listen for C-MOVE (registered as OUR_AET)
     process: subprocess.Popen | None = None
+    scheme: str = "http"  # "https" when started with SslEnabled
 
     @property
     def dicomweb_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/dicom-web"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}/dicom-web"
 
     @property
     def log_path(self) -> Path:
@@ -56,11 +58,12 @@ class OrthancServer:
 
     def rest(self, path: str, method: str = "GET", data: bytes | None = None):
         """Call Orthanc's REST API (JSON answer)."""
-        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data,
-                                     method=method)
+        req = urllib.request.Request(f"{self.scheme}://127.0.0.1:{self.http_port}{path}",
+                                     data=data, method=method)
         token = b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        context = ssl._create_unverified_context() if self.scheme == "https" else None
+        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
             body = resp.read()
         return json.loads(body) if body else None
 
@@ -97,8 +100,11 @@ def find_dicomweb_plugin() -> str:
                        "orthanc-dicomweb")
 
 
-def start_orthanc(folder: Path, timeout: float = 60.0) -> OrthancServer:
-    """Write a configuration into folder, start Orthanc and wait until HTTP and DICOM answer."""
+def start_orthanc(folder: Path, timeout: float = 60.0, extra: dict | None = None) -> OrthancServer:
+    """Write a configuration into folder, start Orthanc and wait until HTTP and DICOM answer.
+
+    ``extra`` is merged into the configuration (e.g. TLS settings).
+    """
     exe, plugin = find_orthanc(), find_dicomweb_plugin()
     folder.mkdir(parents=True, exist_ok=True)
     server = OrthancServer(folder, free_port(), free_port(), free_port())
@@ -132,6 +138,9 @@ def start_orthanc(folder: Path, timeout: float = 60.0) -> OrthancServer:
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True,
                      "StudiesMetadata": "Full", "SeriesMetadata": "Full"},
     }
+    config.update(extra or {})
+    if config.get("SslEnabled"):
+        server.scheme = "https"
     cfg_path = folder / "orthanc.json"
     cfg_path.write_text(json.dumps(config, indent=2))
     log = open(server.log_path, "wb")
