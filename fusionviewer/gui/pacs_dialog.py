@@ -6,13 +6,15 @@ typed in the editor lives for the session only, or comes from ``password_env``).
 
     dlg = PacsDialog(main_window, settings)
     dlg.seriesRetrieved.connect(lambda paths, slot: load_source(slot, paths))
-    dlg.set_send_paths(exported_dicom_files)   # enables "Send to PACS"
+    dlg.set_fused_result(fusion_result)  # "Send to PACS" exports it as DICOM SC, then sends
+    dlg.set_send_paths(exported_dicom_files)  # or: send an already exported series
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
@@ -147,6 +149,8 @@ class PacsDialog(QDialog):
         self.studies: list = []
         self.series: list = []
         self.send_paths: list[Path] = []
+        self.fused_result = None  # a pipeline FusionResult to export and send
+        self._sending_count = 0
         self.last_report: StoreReport | None = None
         self._passwords: dict[str, str] = {}  # session only, by server name
         self._after_task = None  # run once the current task is done (e.g. list series)
@@ -280,7 +284,7 @@ class PacsDialog(QDialog):
         self.series_table.itemSelectionChanged.connect(self._update_buttons)
         for slot, b in enumerate(self.load_buttons):
             b.clicked.connect(lambda _=False, k=slot: self.load_selected(k))
-        self.send_button.clicked.connect(lambda: self.send_series(self.send_paths))
+        self.send_button.clicked.connect(self._send_clicked)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
         self.open_cache_button.clicked.connect(self._open_cache)
@@ -323,7 +327,8 @@ class PacsDialog(QDialog):
         has_series = bool(self.series_table.selectionModel().selectedRows())
         for b in self.load_buttons:
             b.setEnabled(has_series and not busy)
-        self.send_button.setEnabled(bool(self.send_paths) and has_server and not busy)
+        self.send_button.setEnabled((bool(self.send_paths) or self.fused_result is not None)
+                                    and has_server and not busy)
         self.cancel_button.setEnabled(busy)
         self.clear_cache_button.setEnabled(not busy)
 
@@ -502,6 +507,18 @@ class PacsDialog(QDialog):
         self.send_paths = [Path(p) for p in (paths or [])]
         self._update_buttons()
 
+    def set_fused_result(self, result) -> None:
+        """A pipeline FusionResult that "Send to PACS" exports (DICOM SC, new series) and sends."""
+        self.fused_result = result
+        self.send_paths = []
+        self._update_buttons()
+
+    def _send_clicked(self) -> None:
+        if self.send_paths:
+            self.send_series(self.send_paths)
+        elif self.fused_result is not None:
+            self.send_result(self.fused_result)
+
     def send_series(self, paths) -> Task | None:
         """Send DICOM files to the current server; per-instance results fill the result table."""
         paths = [Path(p) for p in paths]
@@ -511,6 +528,19 @@ class PacsDialog(QDialog):
         self.send_paths = paths
         return self._start("Sending", lambda c, p, k: self._store(c, paths, p, k),
                            self._show_report)
+
+    def send_result(self, result) -> Task | None:
+        """Export a FusionResult as a DICOM series into a temporary folder and send it."""
+        def work(client, progress, cancel):
+            from ..pipeline import export_result
+            from ..progress import sub_progress
+
+            with tempfile.TemporaryDirectory(prefix="fusionviewer-send-") as tmp:
+                paths = export_result(result, Path(tmp) / "fused", fmt="dicom")
+                self._sending_count = len(paths)
+                return self._store(client, paths, sub_progress(progress, 0.1, 1.0), cancel)
+
+        return self._start("Exporting and sending", work, self._show_report)
 
     @staticmethod
     def _store(client: PacsClient, paths, progress, cancel) -> StoreReport:
@@ -537,7 +567,8 @@ class PacsDialog(QDialog):
                 t.setItem(row, col, item)
         t.show()
         sent = len(report.results)
-        extra = "" if sent == len(self.send_paths) else f" (cancelled after {sent})"
+        expected = len(self.send_paths) or self._sending_count
+        extra = "" if sent == expected else f" (cancelled after {sent})"
         self._set_status(f"{report.summary()}{extra}; {len(report.failed)} failed")
         self.sendFinished.emit(report)
 

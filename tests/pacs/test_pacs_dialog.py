@@ -99,3 +99,38 @@ def test_send_series_reports_each_instance(qtbot, dialog, web_server, settings, 
     names = [reopened.server_combo.itemText(i) for i in range(reopened.server_combo.count())]
     assert names == ["orthanc-dimse", "orthanc-web"]
     assert reopened.servers[1].password == ""
+
+
+def test_send_fused_result_lands_in_the_study(qtbot, dialog, study, dimse_server, tmp_path):
+    from fusionviewer.pacs import PacsClient
+    from fusionviewer.pipeline import FusionJob, FusionOptions
+
+    client = PacsClient(dimse_server, cache_dir=tmp_path / "c")
+    ct = client.retrieve_series(study.study_uid, study.ct_uid)
+    mr = client.retrieve_series(study.study_uid, study.mr_uid)
+    result = FusionJob([ct[0].parent, mr[0].parent], FusionOptions(method="average")).run()
+    before = {s.series_uid for s in client.find_series(study.study_uid)}
+    dialog.set_fused_result(result)
+    assert dialog.send_button.isEnabled()
+    with qtbot.waitSignal(dialog.sendFinished, timeout=WAIT_MS) as blocker:
+        dialog.send_button.click()
+    report = blocker.args[0]
+    assert report.ok and len(report.results) == len(ct)
+    new = [s for s in client.find_series(study.study_uid) if s.series_uid not in before]
+    assert len(new) == 1 and new[0].num_instances == len(ct) and new[0].modality == "OT"
+
+
+def test_cancel_retrieve_from_dialog(qtbot, dialog, study):
+    dialog.patient_id.setText("FV-PACS-0002")
+    with qtbot.waitSignal(dialog.seriesFound, timeout=WAIT_MS):
+        dialog.search()
+    dialog.select_series(_texts(dialog.series_table, 1).index("CT"))
+    retrieved = []
+    dialog.seriesRetrieved.connect(lambda paths, slot: retrieved.append(paths))
+    task = dialog.load_selected(0)
+    task.signals.progress.connect(lambda stage, f: dialog.cancel())
+    with qtbot.waitSignal(task.signals.done, timeout=WAIT_MS):
+        pass
+    qtbot.waitUntil(lambda: "cancelled" in dialog.status.text(), timeout=WAIT_MS)
+    assert retrieved == [] and dialog.task is None
+    assert not list(dialog.cache_dir.rglob("*.dcm"))
