@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import Cancelled, InputError
+from ..errors import InputError
 from ..progress import check_cancel
 from . import cache
 from .config import PacsServer
@@ -93,4 +93,4 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
-__all__ = ["PacsClient", "Cancelled", "expand_paths"]
+__all__ = ["PacsClient", "expand_paths"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import ssl
 import threading
@@ -432,7 +431,3 @@ def _read_header(path: Path) -> Dataset:
             getattr(ds, "file_meta", {}):
         raise InputError("DICOM file lacks SOP Class/Instance UID or transfer syntax", str(path))
     return ds
-
-
-def remove_tree(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -63,7 +62,7 @@ def test_bad_config_is_input_error_naming_file(tmp_path, text, problem):
     assert "\n" not in str(info.value)
 
 
-def test_credentials_never_shown(monkeypatch, caplog):
+def test_credentials_never_shown(monkeypatch):
     monkeypatch.setenv("FV_TEST_PW", "from-env-pw")
     server = PacsServer(name="w", url="https://alice:url-pw@pacs.example/dicom-web",
                         password_env="FV_TEST_PW")
