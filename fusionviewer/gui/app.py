@@ -78,6 +78,11 @@ def run_app(args: Any) -> int:
             app.exit(2)
 
         def shoot(*_args) -> None:
+            waited = status.setdefault("waited", 0)
+            if not window.device_text and waited < 60:  # let the device probe finish too
+                status["waited"] = waited + 1
+                QTimer.singleShot(500, shoot)
+                return
             if window.doc.roi is None and window.doc.layers():
                 window.viewer.place_default_roi()  # so the ROI zoom panel shows something
             app.processEvents()

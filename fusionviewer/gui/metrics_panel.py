@@ -149,9 +149,9 @@ class MetricsPanel(QWidget):
             arrow = {"higher": "↑", "lower": "↓"}.get(better.lower(), "")
             unit = _field(info, "unit")
             name = _field(info, "name")
-            item = QTreeWidgetItem([f"{key}  {name}" if name else key, format_value(value) if value is not None else "",
-                                    format_value(vol) if vol is not None else "",
-                                    f"{arrow} {unit}".strip()])
+            item = QTreeWidgetItem([f"{key}  {name}" if name else key,
+                                    format_value(value) if value is not None else "",
+                                    format_value(vol) if vol is not None else "", arrow])
             tip = f"{name} ({key})\n" if name else ""
             tip += _field(info, "description") or key
             if better:

@@ -80,6 +80,9 @@ class RoiPanel(QWidget):
         self.table.setRowCount(len(layers))
         self.stats = []
         self.hint.setVisible(rect is None)
+        for label, _item, gv in self.zooms:
+            label.setVisible(rect is not None)
+            gv.setVisible(rect is not None)
         k = self.doc.slice_index
         if rect is not None:
             x, y, w, h = rect
@@ -92,8 +95,10 @@ class RoiPanel(QWidget):
             label.setText(layer.name)
             stats = display.roi_stats(layer.values(k), rect) if rect is not None else {}
             self.stats.append(stats)
-            name = f"{layer.name} [{layer.units}]" if layer.units else layer.name
-            self.table.setItem(i, 0, QTableWidgetItem(name))
+            short = layer.name.split(":")[0]
+            name = QTableWidgetItem(f"{short} [{layer.units}]" if layer.units else short)
+            name.setToolTip(layer.name)
+            self.table.setItem(i, 0, name)
             for j, key in enumerate(STAT_KEYS):
                 value = stats.get(key)
                 text = "" if value is None or math.isnan(value) else f"{value:.4g}"

@@ -30,6 +30,7 @@ class ViewerPanel(QWidget):
         self.levels: dict[int, tuple[float, float]] = {}
         self.fused_levels: tuple[float, float] = (0.0, 1.0)
         self.left_mode = MODE_WL
+        self._syncing = False
 
         # toolbar
         self.wl_radio = QRadioButton("W/L")
@@ -127,13 +128,10 @@ class ViewerPanel(QWidget):
                 view.accept_drops = True  # the fused view takes drops like the window (slot -1)
                 view.filesDropped.connect(lambda p, i=(i if i < n_src else -1):
                                           self.filesDroppedOnSlot.emit(p, i))
-                if self.views:
-                    view.vb.setXLink(self.views[0].vb)
-                    view.vb.setYLink(self.views[0].vb)
+                view.vb.sigRangeChangedManually.connect(
+                    lambda *_a, v=view: self._sync_from(v))
                 self.views.append(view)
-            cols = n_src + 1 if n_src + 1 <= 3 else math.ceil(math.sqrt(n_src + 1))
-            for i, view in enumerate(self.views):
-                self.grid.addWidget(view, i // cols, i % cols)
+            self._place_views(n_src)
         # which layer each source view shows
         layers = self.doc.source_layers()
         current = self.doc.result_is_current()
@@ -155,6 +153,45 @@ class ViewerPanel(QWidget):
         self.slider.setEnabled(n > 1)
         self.render()
         self._on_roi(self.doc.roi)
+
+    def _sync_from(self, source: SliceView) -> None:
+        """Linked pan/zoom: the other views take the same centre and the same zoom factor
+        (relative to fitting the image), so views of different sizes stay in step."""
+        if self._syncing or source._shape is None:
+            return
+        (x0, x1), (y0, y1) = source.vb.viewRange()
+        h, w = source._shape
+        zoom = max(w / max(x1 - x0, 1e-9), h / max(y1 - y0, 1e-9))
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        self._syncing = True
+        try:
+            for view in self.views:
+                if view is source or view._shape is None:
+                    continue
+                vh, vw = view._shape
+                view.user_zoomed = source.user_zoomed
+                half_w, half_h = vw / zoom / 2.0, vh / zoom / 2.0
+                view.vb.setRange(xRange=(cx - half_w, cx + half_w),
+                                 yRange=(cy - half_h, cy + half_h), padding=0)
+        finally:
+            self._syncing = False
+
+    def _place_views(self, n_src: int) -> None:
+        """Two sources: A over B on the left, the fused view twice as wide beside them.
+        More sources: a grid, the fused view last."""
+        for c in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(c, 0)
+        if n_src == 2:
+            self.grid.addWidget(self.views[0], 0, 0)
+            self.grid.addWidget(self.views[1], 1, 0)
+            self.grid.addWidget(self.views[2], 0, 1, 2, 1)
+            self.grid.setColumnStretch(0, 1)
+            self.grid.setColumnStretch(1, 2)
+            return
+        cols = math.ceil(math.sqrt(n_src + 1))
+        for i, view in enumerate(self.views):
+            self.grid.addWidget(view, i // cols, i % cols)
+            self.grid.setColumnStretch(i % cols, 1)
 
     def _fill_presets(self, i: int) -> None:
         view = self.views[i]
