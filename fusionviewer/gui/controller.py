@@ -38,7 +38,7 @@ def guess_modality(path: str) -> str | None:
 
 def load_one(path: str, series_uid: str | None, modality: str | None, *, progress=None,
              cancel=None) -> tuple[str, Any]:
-    """Worker: ('series', [SeriesInfo...]) when a folder holds several series, else ('image', Image)."""
+    """Worker: ('series', [SeriesInfo, ...]) for a folder of several series, else ('image', Image)."""
     from ..io import list_series, load_image
 
     if Path(path).is_dir() and series_uid is None:
@@ -294,7 +294,8 @@ class Controller(QObject):
         result = self.doc.result
         task.signals.progress.connect(self.doc.progressChanged)
         task.signals.finished.connect(self._g(lambda m, k=k, r=result: self._on_measured(m, k, r)))
-        task.signals.failed.connect(self._g(lambda e: self.error.emit("Metrics failed", _message(e))))
+        task.signals.failed.connect(
+            self._g(lambda e: self.error.emit("Metrics failed", _message(e))))
         task.signals.done.connect(self._g(lambda t=task: self._on_metrics_done(t)))
         self.metrics_task = task
         self.doc.set_busy(True)

@@ -13,8 +13,8 @@ from ..normalization import CT_PRESETS
 from ..pipeline import REGISTRATIONS, FusionOptions
 from .document import SLOT_NAMES, Document
 
-METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average", "laplacian": "Laplacian pyramid",
-                 "gff": "Guided filter (GFF)"}
+METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average",
+                 "laplacian": "Laplacian pyramid", "gff": "Guided filter (GFF)"}
 NORMALIZATIONS: list[tuple[str, Any]] = (
     [("Automatic", None)]
     + [(f"CT {name} ({w:g}/{c:g})", name) for name, (c, w) in CT_PRESETS.items()]

@@ -12,7 +12,7 @@ MAX_RECENT = 10
 
 
 def app_settings() -> QSettings:
-    """The app's settings (INI format, so FUSIONVIEWER_SETTINGS_DIR or QSettings.setPath redirects)."""
+    """The app's settings, INI format (FUSIONVIEWER_SETTINGS_DIR or QSettings.setPath moves it)."""
     folder = os.environ.get("FUSIONVIEWER_SETTINGS_DIR")
     if folder:
         return QSettings(os.path.join(folder, "fusionviewer.ini"), QSettings.Format.IniFormat)

@@ -35,11 +35,9 @@ def dialogs(monkeypatch) -> list:
             return answer
         return staticmethod(_record)
 
-    monkeypatch.setattr(QMessageBox, "warning", recorder("warning", QMessageBox.StandardButton.Ok))
-    monkeypatch.setattr(QMessageBox, "critical", recorder("critical", QMessageBox.StandardButton.Ok))
-    monkeypatch.setattr(QMessageBox, "information",
-                        recorder("information", QMessageBox.StandardButton.Ok))
-    monkeypatch.setattr(QMessageBox, "question", recorder("question", QMessageBox.StandardButton.Yes))
+    ok, yes = QMessageBox.StandardButton.Ok, QMessageBox.StandardButton.Yes
+    for kind, answer in (("warning", ok), ("critical", ok), ("information", ok), ("question", yes)):
+        monkeypatch.setattr(QMessageBox, kind, recorder(kind, answer))
     return calls
 
 

@@ -12,7 +12,8 @@ from gui_helpers import WAIT_MS, drop_files, fuse_dropped, set_method
 
 from fusionviewer.paths import samples_dir
 
-DICOM_PAIR = [samples_dir() / "dicom" / "ct-mri-34" / "ct", samples_dir() / "dicom" / "ct-mri-34" / "mr"]
+DICOM_PAIR = [samples_dir() / "dicom" / "ct-mri-34" / "ct",
+              samples_dir() / "dicom" / "ct-mri-34" / "mr"]
 
 
 def test_dicom_folders_show_info_and_anonymise(qtbot, window):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from gui_helpers import HARVARD, WAIT_MS, drop_files, fuse_dropped, set_method
+from gui_helpers import WAIT_MS, drop_files, fuse_dropped, set_method
 
 from fusionviewer import RESEARCH_ONLY
 from fusionviewer.gui.document import MODE_CHECKER, MODE_OVERLAY
