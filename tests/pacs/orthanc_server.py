@@ -7,6 +7,7 @@ Everything lives in one temporary folder: configuration, storage, index and log.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -100,10 +101,13 @@ def find_dicomweb_plugin() -> str:
                        "orthanc-dicomweb")
 
 
-def start_orthanc(folder: Path, timeout: float = 60.0, extra: dict | None = None) -> OrthancServer:
+def start_orthanc(folder: Path, timeout: float = 60.0, extra: dict | None = None,
+                  tcp_nodelay: bool = True) -> OrthancServer:
     """Write a configuration into folder, start Orthanc and wait until HTTP and DICOM answer.
 
-    ``extra`` is merged into the configuration (e.g. TLS settings).
+    ``extra`` is merged into the configuration (e.g. TLS settings). ``tcp_nodelay`` sets DCMTK's
+    TCP_NODELAY=1: without it Orthanc's C-STORE answers wait on Nagle's algorithm (~55 ms per
+    instance on loopback instead of ~14 ms).
     """
     exe, plugin = find_orthanc(), find_dicomweb_plugin()
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,8 +148,9 @@ def start_orthanc(folder: Path, timeout: float = 60.0, extra: dict | None = None
     cfg_path = folder / "orthanc.json"
     cfg_path.write_text(json.dumps(config, indent=2))
     log = open(server.log_path, "wb")
+    env = dict(os.environ, TCP_NODELAY="1" if tcp_nodelay else "0")
     server.process = subprocess.Popen([exe, "--logfile=" + str(server.log_path), str(cfg_path)],
-                                      stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+                                      stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env)
     log.close()
     deadline = time.monotonic() + timeout
     last = None
