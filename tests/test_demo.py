@@ -91,3 +91,23 @@ def test_selftest_fails_without_cnn_weights(capsys, cnn_missing):
     out = capsys.readouterr().out
     assert "FAIL CNN fusion" in out and "weights missing" in out
     assert out.strip().endswith("selftest FAIL")
+
+
+def test_selftest_with_the_real_cnn_module(tmp_path, monkeypatch, capsys):
+    """--selftest through the real inference code, on an untrained network of the right shape."""
+    import torch
+
+    from fusionviewer.fusion.model import PyramidFusionNet
+    from fusionviewer.fusion.weights import write_checksum
+    from fusionviewer.paths import resource_path
+
+    root = tmp_path / "approot"
+    (root / "models").mkdir(parents=True)
+    (root / "resources").symlink_to(resource_path())
+    net = PyramidFusionNet()
+    torch.save({"config": net.config(), "state_dict": net.state_dict()},
+               root / "models" / "fusion_cnn.pt")
+    write_checksum(root / "models" / "fusion_cnn.pt")
+    monkeypatch.setenv("FUSIONVIEWER_ROOT", str(root))
+    assert main(["--selftest"]) == 0
+    assert "OK   CNN fusion" in capsys.readouterr().out

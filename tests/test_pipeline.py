@@ -371,3 +371,47 @@ def test_run_batch_cancel_still_writes_the_summary(tmp_path):
     with open(tmp_path / "out" / "summary.csv", newline="") as fh:
         status = [r["status"] for r in csv.DictReader(fh)]
     assert status == ["ok", "cancelled", "cancelled"]
+
+
+@pytest.fixture
+def random_cnn_root(tmp_path, monkeypatch):
+    """An app root whose models/ holds a randomly initialised (untrained) network with its
+    checksum: exercises the real CNN code path without depending on the trained weights."""
+    import torch
+
+    from fusionviewer.fusion.model import PyramidFusionNet
+    from fusionviewer.fusion.weights import write_checksum
+    from fusionviewer.paths import resource_path
+
+    root = tmp_path / "approot"
+    (root / "models").mkdir(parents=True)
+    (root / "resources").symlink_to(resource_path())
+    torch.manual_seed(0)
+    net = PyramidFusionNet()
+    torch.save({"config": net.config(), "state_dict": net.state_dict()},
+               root / "models" / "fusion_cnn.pt")
+    write_checksum(root / "models" / "fusion_cnn.pt")
+    monkeypatch.setenv("FUSIONVIEWER_ROOT", str(root))
+    return root
+
+
+def test_real_cnn_path_and_grouped_batch(random_cnn_root, tmp_path):
+    names = [r["name"] for r in harvard_rows("pet-mri", "val")[:3]]
+    a, b = _batch_dirs(tmp_path, names)
+    single = FusionJob([a / names[1], b / names[1]], FusionOptions(method="cnn",
+                                                                   device="cpu")).run()
+    assert single.method == "cnn" and single.notices == []
+    assert single.fused.is_color and 0 <= single.fused_gray.min() <= single.fused_gray.max() <= 1
+    rows = run_batch([a, b], tmp_path / "out", FusionOptions(method="cnn", device="cpu"))
+    assert [r.method for r in rows] == ["cnn"] * 3
+    from PIL import Image as PILImage
+    got = np.asarray(PILImage.open(tmp_path / "out" / names[1])).astype(float)
+    assert np.abs(got - np.rint(single.fused.array[0] * 255)).max() <= 1
+
+
+def test_corrupt_weights_fall_back_with_notice(random_cnn_root, ct_mri_pair):
+    weights = random_cnn_root / "models" / "fusion_cnn.pt"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    result = FusionJob(ct_mri_pair, FusionOptions(method="cnn")).run()
+    assert result.method == "gff"
+    assert "checksum" in result.notices[0] and "gff" in result.notices[0]
