@@ -229,12 +229,26 @@ class MainWindow(QMainWindow):
             self.load_paths([folder], None)
 
     def open_pacs(self) -> None:
+        """File > PACS: retrieved series load into their slot; the current result can be sent."""
         from .pacs_dialog import PacsDialog
 
-        dialog = PacsDialog(self, self.settings)
-        dialog.seriesRetrieved.connect(
-            lambda paths, slot: self.load_paths(list(paths), slot if slot >= 0 else None))
-        dialog.show()
+        if getattr(self, "pacs_dialog", None) is None:
+            dialog = PacsDialog(self, self.settings)
+            dialog.seriesRetrieved.connect(self._load_retrieved)
+            self.controller.fusionFinished.connect(dialog.set_fused_result)
+            self.pacs_dialog = dialog
+        if self.doc.result is not None:
+            self.pacs_dialog.set_fused_result(self.doc.result)
+        self.pacs_dialog.show()
+
+    def _load_retrieved(self, paths, slot: int) -> None:
+        """A retrieved series (its files share one cache folder) becomes one source."""
+        paths = [Path(p) for p in paths]
+        if not paths:
+            return
+        parents = {p.parent for p in paths}
+        target = parents.pop() if len(paths) > 1 and len(parents) == 1 else paths[0]
+        self.load_paths([str(target)], slot if slot >= 0 else None)
 
     def choose_series(self, path: str, series: list) -> str | None:
         """Ask which series of a multi-series folder to load."""

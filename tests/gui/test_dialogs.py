@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog
 
+import numpy as np
+
 from gui_helpers import HARVARD, WAIT_MS, fuse_dropped, set_method
 
 from fusionviewer import RESEARCH_ONLY, __version__
@@ -80,8 +82,9 @@ def test_batch_dialog_runs_and_lists_failures(qtbot, window, tmp_path):
     assert "2012.png" in dialog.summary.text()
 
 
-def test_pacs_menu_entry_opens_the_pacs_dialog(qtbot, window, monkeypatch):
+def test_pacs_menu_entry_opens_the_pacs_dialog(qtbot, window, monkeypatch, tmp_path):
     import fusionviewer.gui.pacs_dialog as pacs
+    from fusionviewer.io.synthetic import write_series
 
     assert window.pacs_action is not None
     opened = []
@@ -90,6 +93,18 @@ def test_pacs_menu_entry_opens_the_pacs_dialog(qtbot, window, monkeypatch):
     assert len(opened) == 1
     dialog = opened[0]
     qtbot.addWidget(dialog)
+    window.pipeline.auto_run.setChecked(False)
+    # a retrieved series: several files in one cache folder -> one source in slot B
+    files = write_series(np.arange(4 * 32 * 32, dtype=np.int16).reshape(4, 32, 32),
+                         tmp_path / "cache" / "series", modality="CT")
     with qtbot.waitSignal(window.controller.loadFinished, timeout=WAIT_MS):
-        dialog.seriesRetrieved.emit([str(HARVARD / "ct-mri" / "ct" / "2010.png")], 1)
-    assert window.doc.sources[1] is not None and window.doc.sources[0] is None
+        dialog.seriesRetrieved.emit([str(p) for p in files], 1)
+    assert window.doc.sources[0] is None
+    assert window.doc.sources[1].image.shape == (4, 32, 32)
+    assert window.doc.sources[1].path == str(tmp_path / "cache" / "series")
+    # a new fusion result becomes what "Send to PACS" sends
+    set_method(window, "average")
+    window.pipeline.auto_run.setChecked(True)
+    result = fuse_dropped(qtbot, window, [HARVARD / "ct-mri" / "ct" / "2010.png",
+                                          HARVARD / "ct-mri" / "mri" / "2010.png"])
+    assert dialog.fused_result is result
