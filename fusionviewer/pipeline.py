@@ -217,7 +217,8 @@ class FusionJob:
 
         check_cancel(cancel)
         t0 = time.perf_counter()
-        sources = [_apply_normalization(img, norm) for img, norm in zip(on_grid, norms)]
+        sources = [_apply_normalization(img, norm, already=inputs[k].normalization is norm)
+                   for k, (img, norm) in enumerate(zip(on_grid, norms))]
         gray = [s.luminance() for s in sources]
         report(progress, "normalizing", ranges["normalizing"][1])
         timings["normalizing"] = time.perf_counter() - t0
@@ -322,9 +323,11 @@ def compose_result(prepared: PreparedSources, fused_gray: np.ndarray, method: st
     return result
 
 
-def _apply_normalization(image: Image, norm: Normalization) -> Image:
-    if image.normalization is norm:
-        return image
+def _apply_normalization(image: Image, norm: Normalization, already: bool = False) -> Image:
+    """Map to [0, 1] with ``norm``; ``already``: the voxels are normalized (only record it)."""
+    if already:
+        array = np.clip(image.array.astype(np.float32, copy=False), 0.0, 1.0)
+        return dataclasses.replace(image, array=array, window=None, normalization=norm)
     return dataclasses.replace(image, array=norm.apply(image.array), window=None,
                                normalization=norm)
 

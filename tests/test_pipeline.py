@@ -415,3 +415,17 @@ def test_corrupt_weights_fall_back_with_notice(random_cnn_root, ct_mri_pair):
     result = FusionJob(ct_mri_pair, FusionOptions(method="cnn")).run()
     assert result.method == "gff"
     assert "checksum" in result.notices[0] and "gff" in result.notices[0]
+
+
+def test_already_normalized_sources_are_not_normalized_twice(ct_mri_pair):
+    from fusionviewer.normalization import normalize
+
+    ct, mri = load_sources(ct_mri_pair, ["CT", "MR"])
+    ct_n = normalize(ct, mode="percentile", percentiles=(5, 95))
+    mri_n = normalize(_shifted(mri, 3.0, (2.0, 1.0)), mode="percentile")
+    result = FusionJob([ct_n, mri_n], _gff(register="rigid")).run()
+    np.testing.assert_array_equal(result.sources[0].array, ct_n.array)
+    assert result.sources[0].normalization is ct_n.normalization
+    assert result.sources[1].normalization is mri_n.normalization
+    # the resampled MRI keeps the [0, 1] values it had (no second window/percentile map)
+    assert abs(float(result.sources[1].array.mean()) - float(mri_n.array.mean())) < 0.02
