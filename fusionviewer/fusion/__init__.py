@@ -12,8 +12,6 @@ from typing import Callable
 
 from .classical import fuse_average, fuse_gff, fuse_laplacian
 
-FusionMethod = Callable[..., "np.ndarray"]  # noqa: F821
-
 DEFAULT_METHOD = "cnn"
 FALLBACK_METHOD = "gff"
 

@@ -56,7 +56,7 @@ def _slicewise(images, fuse_slice: Callable[[np.ndarray], np.ndarray], stage: st
 
 
 def _shared_max(values: np.ndarray, tol: float = 0.0) -> np.ndarray:
-    """Per-pixel weights (N, H, W): 1/k for the k sources whose value is the maximum (within tol)."""
+    """Per-pixel weights (N, H, W): 1/k for each of the k sources at the maximum (within tol)."""
     vmax = values.max(axis=0, keepdims=True)
     winners = values >= vmax - tol * np.maximum(np.abs(vmax), 1.0)
     return winners / winners.sum(axis=0, keepdims=True)
