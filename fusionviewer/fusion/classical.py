@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from ..progress import ProgressCallback, check_cancel, report
 
-# Relative gap under which two saliency values count as equal (filtering round-off is ~1e-16).
+# Saliency gap under which two sources tie (absolute, relative above 1; round-off is ~1e-16).
 TIE_TOLERANCE = 1e-9
 
 
