@@ -33,29 +33,29 @@ def checksum_text() -> str:
     return f"{path.name} SHA-256 {actual} ({verdict})"
 
 
-def device_text() -> str:
-    """What compute device the CNN would use (fusion.inference), or a torch-based summary."""
-    try:
-        from ..fusion import inference
-    except ImportError:
-        inference = None
-    for name in ("device_info", "describe_device", "device_summary", "available_devices"):
-        fn = getattr(inference, name, None) if inference else None
-        if callable(fn):
-            try:
-                value = fn()
-            except Exception as exc:  # noqa: BLE001
-                return f"unknown ({exc})"
-            if isinstance(value, dict):
-                return ", ".join(f"{k}: {v}" for k, v in value.items())
-            return str(value)
+def probe_devices() -> dict:
+    """What the CNN can run on: {'text': one line, 'cuda': bool, 'auto': device 'auto' picks}."""
     try:
         import torch
-    except ImportError:
-        return "CPU (PyTorch not installed)"
-    if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
-    return f"CPU only (PyTorch {torch.__version__}, no CUDA GPU found)"
+
+        from ..fusion.inference import select_device
+    except ImportError as exc:
+        return {"text": f"CPU (PyTorch unavailable: {exc})", "cuda": False, "auto": "cpu"}
+    auto = select_device("auto")
+    cuda = bool(torch.cuda.is_available())
+    if cuda:
+        text = f"CUDA GPU {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    elif auto == "mps":
+        text = "Apple GPU (MPS)"
+    else:
+        text = f"CPU only, {torch.get_num_threads()} threads (no CUDA GPU found)"
+    return {"text": f"{text}; PyTorch {torch.__version__}; automatic uses {auto}",
+            "cuda": cuda, "auto": auto}
+
+
+def device_text() -> str:
+    """One line describing the compute devices found."""
+    return probe_devices()["text"]
 
 
 class AboutDialog(QDialog):

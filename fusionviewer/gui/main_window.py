@@ -177,20 +177,21 @@ class MainWindow(QMainWindow):
         self.metrics.volumeRequested.connect(c.measure_volume)
 
     def _probe_device(self) -> None:
-        from .about_dialog import device_text
+        """Find the compute devices in a worker (importing torch takes seconds)."""
+        from .about_dialog import probe_devices
 
         self.device_text = ""
 
-        def probe(*, progress=None, cancel=None) -> str:
-            return device_text()
+        def probe(*, progress=None, cancel=None) -> dict:
+            return probe_devices()
 
         task = Task(probe, name="device")
         task.signals.finished.connect(self._on_device)
         self.controller.runner.start(task)
 
-    def _on_device(self, text: str) -> None:
-        self.device_text = text
-        self.pipeline.set_device_text(f"Found: {text}")
+    def _on_device(self, info: dict) -> None:
+        self.device_text = info["text"]
+        self.pipeline.set_devices(info)
 
     # --- loading ---------------------------------------------------------------------------------
     def load_paths(self, paths: list[str], slot: int | None = None) -> None:

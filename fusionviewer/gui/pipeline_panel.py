@@ -142,8 +142,15 @@ class PipelinePanel(QGroupBox):
         self.notice.setToolTip(text)
         self.notice.setVisible(bool(text))
 
-    def set_device_text(self, text: str) -> None:
-        self.device_found.setText(text)
+    def set_devices(self, info: dict) -> None:
+        """Show what was found; the GPU entry is disabled without a CUDA GPU."""
+        self.device_found.setText(f"Found: {info['text']}")
+        item = self.device.model().item(self.device.findData("cuda"))
+        if item is not None:
+            item.setEnabled(bool(info.get("cuda")))
+            item.setToolTip("" if info.get("cuda") else "no CUDA GPU found")
+        if not info.get("cuda") and self.device.currentData() == "cuda":
+            self.device.setCurrentIndex(self.device.findData("auto"))
 
     def _on_busy(self, busy: bool) -> None:
         self.cancel_btn.setEnabled(busy)

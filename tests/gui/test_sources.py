@@ -70,6 +70,8 @@ def test_gpu_failure_falls_back_to_cpu_with_notice(qtbot, window, ct_mri_pair, m
         return real_run(self, progress, cancel)
 
     monkeypatch.setattr(pipeline.FusionJob, "run", run)
+    qtbot.waitUntil(lambda: bool(window.device_text), timeout=WAIT_MS)  # the probe ran
+    assert window.pipeline.device_found.text().startswith("Found: ")
     window.pipeline.device.setCurrentIndex(window.pipeline.device.findData("cuda"))
     window.pipeline.auto_run.setChecked(False)
     with qtbot.waitSignal(window.controller.loadFinished, timeout=WAIT_MS):
