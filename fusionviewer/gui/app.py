@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,23 @@ def create_window(settings: Any = None):
     return MainWindow(app_settings() if settings is None else settings)
 
 
+def _has_display() -> bool:
+    if sys.platform in ("darwin", "win32") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_app(args: Any) -> int:
     """Open the main window (optionally with sources, the demo, or a one-shot screenshot)."""
+    if not _has_display():
+        if getattr(args, "screenshot", None):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+        else:
+            print("fusionviewer: no display found. Without one, run the headless demo "
+                  "(`fusionviewer demo --out DIR`), fuse from the command line (`fusionviewer "
+                  "fuse`), or render the app offscreen: `fusionviewer --demo --screenshot "
+                  "shot.png`.", file=sys.stderr)
+            return 1
     app = _application()
     from PySide6.QtCore import QTimer
 

@@ -46,3 +46,13 @@ def test_screenshot_with_bad_input_exits_2(tmp_path, ct_mri_pair):
     assert proc.returncode == 2
     assert "bad.png" in proc.stderr
     assert not out.exists()
+
+
+def test_no_display_explains_headless_use(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["FUSIONVIEWER_SETTINGS_DIR"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "fusionviewer"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "no display found" in proc.stderr and "--screenshot" in proc.stderr
