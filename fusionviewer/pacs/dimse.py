@@ -146,6 +146,10 @@ class DimseClient:
         if assoc.is_rejected:
             rsp = getattr(assoc.acceptor, "primitive", None)
             reason = getattr(rsp, "reason_str", "") if rsp is not None else ""
+            if "calling ae title" in reason.lower():
+                raise UnknownAE(f"PACS {s.describe()} rejected the association: it does not "
+                                f"know our AE title '{s.our_ae_title}' ({reason}); register it "
+                                "on the archive")
             hint = (f"; check the archive's AE title ('{s.ae_title}') and that it knows our "
                     f"AE title '{s.our_ae_title}'")
             raise AssociationRejected(f"PACS {s.describe()} rejected the association"

@@ -125,12 +125,14 @@ def start_orthanc(folder: Path, timeout: float = 60.0, extra: dict | None = None
         "AuthenticationEnabled": True,
         "RegisteredUsers": {USER: PASSWORD},
         "DicomModalities": {"fusionviewer": [OUR_AET, "127.0.0.1", server.move_port]},
-        "DicomAlwaysAllowEcho": True,
-        "DicomAlwaysAllowStore": True,
+        # Orthanc 1.10 cannot bind to 127.0.0.1 only: it listens on every interface, so it
+        # serves nobody but our AE title from 127.0.0.1 (DICOM) and local clients (HTTP)
+        "DicomAlwaysAllowEcho": False,
+        "DicomAlwaysAllowStore": False,
         "DicomAlwaysAllowFind": False,
         "DicomAlwaysAllowGet": False,
         "DicomAlwaysAllowMove": False,
-        "DicomCheckModalityHost": False,
+        "DicomCheckModalityHost": True,
         "DicomScpTimeout": 30,
         "DicomScuTimeout": 10,
         "DicomAssociationCloseDelay": 0,
