@@ -38,7 +38,8 @@ def guess_modality(path: str) -> str | None:
 
 def load_one(path: str, series_uid: str | None, modality: str | None, *, progress=None,
              cancel=None) -> tuple[str, Any]:
-    """Worker: ('series', [SeriesInfo, ...]) for a folder of several series, else ('image', Image)."""
+    """Worker: ('series', [SeriesInfo, ...]) for a folder of several series, else
+    ('image', (Image, its display range))."""
     from ..io import list_series, load_image
 
     if Path(path).is_dir() and series_uid is None:
@@ -50,7 +51,9 @@ def load_one(path: str, series_uid: str | None, modality: str | None, *, progres
     image = load_image(path, series_uid=series_uid, modality=modality, progress=progress,
                        cancel=cancel)
     image.check_finite(path)
-    return ("image", image)
+    from .display import robust_range
+
+    return ("image", (image, robust_range(image.array)))  # the range off the GUI thread
 
 
 def fuse(images: list[Image], options: Any, *, progress=None, cancel=None) -> Any:
@@ -205,8 +208,9 @@ class Controller(QObject):
             if uid:
                 self._start_load(path, slot, uid)
             return
-        uid = value.provenance.series_instance_uid
-        self.doc.set_source(slot, Source(path, value, uid))
+        image, display_range = value
+        uid = image.provenance.series_instance_uid
+        self.doc.set_source(slot, Source(path, image, uid, display_range))
 
     def _on_load_failed(self, path: str, exc: Exception) -> None:
         self.error.emit("Cannot open image", _message(exc, path))

@@ -22,6 +22,7 @@ class Source:
     path: str
     image: Image
     series_uid: str | None = None
+    display_range: tuple[float, float] | None = None  # robust range, computed by the loader
 
     @property
     def label(self) -> str:
@@ -134,7 +135,8 @@ class Document(QObject):
             layers.append(Layer(f"Fused ({method})" if method else "Fused",
                                 self.result.fused, "fused", "0-255"))
         else:
-            layers = [Layer(f"{SLOT_NAMES[i]}: {s.label}", s.image, "source", _units(s.image))
+            layers = [Layer(f"{SLOT_NAMES[i]}: {s.label}", s.image, "source", _units(s.image),
+                            _range=s.display_range)
                       for i, s in enumerate(loaded)]
         self._layers = layers
         n = self.num_slices()

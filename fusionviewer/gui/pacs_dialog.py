@@ -237,11 +237,11 @@ class PacsDialog(QDialog):
 
         split = QSplitter(Qt.Orientation.Vertical)
         self.study_table = self._table(["Date", "Patient", "Patient ID", "Accession",
-                                        "Modalities", "Description", "Series", "Images"])
-        self.series_table = self._table(["#", "Modality", "Description", "Images"])
+                                        "Modalities", "Description", "Series", "Images"], stretch=5)
+        self.series_table = self._table(["#", "Modality", "Description", "Images"], stretch=2)
         split.addWidget(self.study_table)
         split.addWidget(self.series_table)
-        self.result_table = self._table(["File", "SOP Instance UID", "Result"])
+        self.result_table = self._table(["File", "SOP Instance UID", "Result"], stretch=2)
         self.result_table.hide()
         split.addWidget(self.result_table)
         layout.addWidget(split, 1)
@@ -293,15 +293,19 @@ class PacsDialog(QDialog):
         self._update_cache_label()
 
     @staticmethod
-    def _table(headers: list[str]) -> QTableWidget:
+    def _table(headers: list[str], stretch: int | None = None) -> QTableWidget:
         t = QTableWidget(0, len(headers))
         t.setHorizontalHeaderLabels(headers)
         t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         t.verticalHeader().hide()
-        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        t.horizontalHeader().setStretchLastSection(True)
+        header = t.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        if stretch is None:
+            header.setStretchLastSection(True)
+        else:
+            header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
         return t
 
     def _fill_servers(self, select: str | None = None) -> None:
