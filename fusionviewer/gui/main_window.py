@@ -20,6 +20,7 @@ from .pipeline_panel import PipelinePanel
 from .roi_panel import RoiPanel
 from .settings import recent_files
 from .source_panel import SourcePanel
+from .slice_view import SLICE_KEYS
 from .viewer import ViewerPanel
 from .workers import Task
 
@@ -142,8 +143,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction("Mouse and &keys", self.show_controls)
 
     def _build_shortcuts(self) -> None:
-        keys = {Qt.Key.Key_PageUp: 1, Qt.Key.Key_PageDown: -1, Qt.Key.Key_Up: 1,
-                Qt.Key.Key_Down: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}
+        # PgUp/PgDn change the slice wherever the focus is; the arrow keys only when no
+        # focused widget uses them (see keyPressEvent), so combo boxes keep their arrows.
+        keys = {Qt.Key.Key_PageUp: 1, Qt.Key.Key_PageDown: -1}
         self._shortcuts = []
         for key, step in keys.items():
             sc = QShortcut(QKeySequence(key), self)
@@ -197,6 +199,14 @@ class MainWindow(QMainWindow):
     def load_paths(self, paths: list[str], slot: int | None = None) -> None:
         """The one loading path: drops, File > Open, recent files, the command line."""
         self.controller.load_paths([str(p) for p in paths], slot)
+
+    def keyPressEvent(self, event) -> None:
+        step = SLICE_KEYS.get(event.key())
+        if step is not None:
+            self.doc.step_slice(step)
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def open_paths(self, paths: list[str]) -> None:
         """Files the OS asked us to open (macOS QFileOpenEvent), like a drop on the window."""

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolBut
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 MODE_WL, MODE_ROI = "wl", "roi"
+SLICE_KEYS = {Qt.Key.Key_PageUp: 1, Qt.Key.Key_PageDown: -1, Qt.Key.Key_Up: 1,
+              Qt.Key.Key_Down: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}
 CROSSHAIR_COLOR = QColor(255, 220, 0, 150)
 ROI_COLOR = QColor(0, 200, 255)
 
@@ -74,6 +76,19 @@ class _DropGraphicsView(pg.GraphicsView):
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        step = SLICE_KEYS.get(event.key())
+        if step is not None and self.owner is not None:
+            self.owner.sliceStep.emit(step)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        if self.owner is not None and hasattr(self.owner, "user_zoomed"):
+            self.owner.cursorMoved.emit(None)  # the crosshair goes with the mouse
+        super().leaveEvent(event)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -118,6 +118,15 @@ def test_slice_navigation_on_stacked_volume(qtbot, window, ct_mri_volumes):
     assert doc.slice_index == 10
     viewer.views[0].vb.sliceStep.emit(1)  # what a wheel notch up emits
     assert doc.slice_index == 11
+    qtbot.keyClick(viewer.views[1].graphics, Qt.Key.Key_Left)  # arrows on a focused view
+    assert doc.slice_index == 10
+    qtbot.keyClick(viewer.views[1].graphics, Qt.Key.Key_Up)
+    assert doc.slice_index == 11
+    combo = window.pipeline.method  # a focused combo box keeps its arrow keys
+    combo.setFocus()
+    before = combo.currentIndex()
+    qtbot.keyClick(combo, Qt.Key.Key_Up)
+    assert doc.slice_index == 11 and combo.currentIndex() == max(before - 1, 0)
     viewer.views[0].vb.sliceStep.emit(1)  # clamped at the last slice
     assert doc.slice_index == 11
     for i, layer in enumerate(doc.source_layers()):
@@ -166,6 +175,19 @@ def test_wheel_steps_slices_and_ctrl_wheel_zooms(qtbot, window, ct_mri_volumes):
     (x0, x1), (y0, y1) = window.viewer.views[0].vb.viewRange()
     assert x0 <= 1 and x1 >= 255 and y0 <= 1 and y1 >= 255
     assert min(x1 - x0, y1 - y0) < 300
+
+
+def test_crosshair_leaves_with_the_mouse(qtbot, window, ct_mri_pair):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    set_method(window, "average")
+    fuse_dropped(qtbot, window, ct_mri_pair)
+    window.doc.set_cursor((10.0, 10.0))
+    assert window.viewer.views[2].vline.isVisible()
+    QApplication.sendEvent(window.viewer.views[2].graphics, QEvent(QEvent.Type.Leave))
+    assert window.doc.cursor is None and not window.viewer.views[2].vline.isVisible()
+    assert window.cursor_label.text() == ""
 
 
 def test_crosshair_and_pixel_values_in_status_bar(qtbot, window, ct_mri_pair):
