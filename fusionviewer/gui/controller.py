@@ -74,9 +74,11 @@ def fuse(images: list[Image], options: Any, *, progress=None, cancel=None) -> An
         return result
 
 
-def slice_metrics(result: Any, k: int, *, progress=None, cancel=None) -> dict[str, float]:
-    """Worker: every metric of the fused slice k against the registered sources (0..255 scale)."""
-    from ..metrics import compute_metrics, to_display_u8
+def slice_metrics(result: Any, k: int, *, progress=None, cancel=None
+                  ) -> tuple[dict[str, float], bool]:
+    """Worker: every metric of the fused slice k against the registered sources (0..255 scale),
+    and whether the slice has signal (metrics of an empty slice mean little)."""
+    from ..metrics import compute_metrics, has_signal, to_display_u8
     from ..metrics.compute import functional_index
     from ..progress import check_cancel, report
 
@@ -87,7 +89,7 @@ def slice_metrics(result: Any, k: int, *, progress=None, cancel=None) -> dict[st
     out = compute_metrics(fused, srcs, functional=functional_index(result.sources),
                           names=_labels(len(srcs)))
     report(progress, "measuring", 1.0)
-    return out
+    return out, has_signal(fused)
 
 
 def volume_metrics(result: Any, *, progress=None, cancel=None) -> dict:
@@ -305,9 +307,10 @@ class Controller(QObject):
         self.doc.set_busy(True)
         self.runner.start(task)
 
-    def _on_measured(self, metrics: dict, k: int, result: Any) -> None:
+    def _on_measured(self, value: tuple[dict, bool], k: int, result: Any) -> None:
+        metrics, signal = value
         if result is self.doc.result:
-            self.doc.set_metrics(metrics, k)
+            self.doc.set_metrics(metrics, k, signal)
             self.metricsFinished.emit(metrics)
 
     def _on_metrics_done(self, task: Task) -> None:

@@ -72,6 +72,7 @@ class Document(QObject):
         self.roi: tuple[float, float, float, float] | None = None
         self.metrics: dict[str, float] | None = None          # current slice of the result
         self.metrics_slice: int | None = None
+        self.metrics_signal = True
         self.volume_metrics: Any = None
         self.mode = MODE_FUSED
         self.opacity = 0.5
@@ -112,8 +113,9 @@ class Document(QObject):
         return self.result is not None and \
             self.result_paths == tuple(s.path for s in self.loaded())
 
-    def set_metrics(self, metrics: dict[str, float] | None, slice_index: int | None) -> None:
-        self.metrics, self.metrics_slice = metrics, slice_index
+    def set_metrics(self, metrics: dict[str, float] | None, slice_index: int | None,
+                    has_signal: bool = True) -> None:
+        self.metrics, self.metrics_slice, self.metrics_signal = metrics, slice_index, has_signal
         self.metricsChanged.emit()
 
     def set_volume_metrics(self, value: Any) -> None:

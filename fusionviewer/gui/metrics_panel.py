@@ -129,8 +129,11 @@ class MetricsPanel(QWidget):
                                else "Measuring…")
             return
         k = self.doc.metrics_slice
-        self.title.setText(f"Fused image vs. sources, slice {k + 1}" if k is not None
-                           else "Fused image vs. sources")
+        text = f"Fused image vs. sources, slice {k + 1}" if k is not None \
+            else "Fused image vs. sources"
+        if not self.doc.metrics_signal:
+            text += " (empty slice: values not meaningful)"
+        self.title.setText(text)
         table = metrics_info()
         groups: dict[str, QTreeWidgetItem] = {}
         for group, key, value, vol in rows:

@@ -108,6 +108,29 @@ def test_whole_volume_metrics_and_csv_copy(qtbot, window, ct_mri_volumes):
     assert "information" in child.toolTip(0).lower()
 
 
+def test_empty_slice_metrics_are_flagged(qtbot, window, tmp_path):
+    import SimpleITK as sitk
+
+    from gui_helpers import stacked_volume
+
+    a = stacked_volume(tmp_path, "ct-mri", 0, 4, "ct.nii.gz")
+    b = stacked_volume(tmp_path, "ct-mri", 1, 4, "mri.nii.gz")
+    for path in (a, b):  # blank the first slice of both
+        img = sitk.ReadImage(str(path))
+        arr = sitk.GetArrayFromImage(img)
+        arr[0] = 0
+        out = sitk.GetImageFromArray(arr)
+        out.CopyInformation(img)
+        sitk.WriteImage(out, str(path))
+    set_method(window, "average")
+    fuse_dropped(qtbot, window, [a, b])
+    assert window.doc.metrics_signal and "empty" not in window.metrics.title.text()
+    with qtbot.waitSignal(window.controller.metricsFinished, timeout=WAIT_MS):
+        window.doc.set_slice(0)
+    assert window.doc.metrics_slice == 0 and not window.doc.metrics_signal
+    assert "empty slice" in window.metrics.title.text()
+
+
 def test_registration_options_reach_the_pipeline(qtbot, window, ct_mri_pair):
     window.pipeline.auto_run.setChecked(False)
     with qtbot.waitSignal(window.controller.loadFinished, timeout=WAIT_MS):
