@@ -113,3 +113,18 @@ def test_console_entry_point(ct_mri_pair, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()
+
+
+def test_volume_to_png_single_and_folder(tmp_path, capsys):
+    from fusionviewer.paths import samples_dir
+
+    folder = samples_dir() / "nifti" / "ct-mri-34"
+    srcs = [folder / "ct.nii.gz", folder / "mr.nii.gz"]
+    assert _fuse(*srcs, "-o", tmp_path / "mid.png", "--method", "average", "--no-progress") == 0
+    assert "middle one" in capsys.readouterr().err
+    assert _fuse(*srcs, "-o", tmp_path / "all", "--format", "png", "--method", "average",
+                 "--no-progress") == 0
+    slices = sorted((tmp_path / "all").glob("*.png"))
+    assert len(slices) == 8
+    middle = np.asarray(PILImage.open(tmp_path / "mid.png"))
+    assert any(np.array_equal(middle, np.asarray(PILImage.open(p))) for p in slices)

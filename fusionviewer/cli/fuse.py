@@ -38,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
         result = FusionJob(args.sources, options, modalities=modalities,
                            series_uids=series).run(progress=bar)
     written = export_result(result, args.output, args.format, force=args.force)
-    for notice in result.notices:
+    notices = list(result.notices)
+    if fmt == "png" and len(written) == 1 and result.fused.num_slices > 1:
+        notices.append(f"the result has {result.fused.num_slices} slices; the PNG holds the "
+                       "middle one (give a folder name with --format png for every slice, or "
+                       "use .nii.gz / --format dicom)")
+    for notice in notices:
         print(f"fusionviewer: notice: {notice}", file=sys.stderr)
     shown = written[0] if len(written) == 1 and fmt != "dicom" else args.output
     print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
