@@ -1,7 +1,8 @@
 """``fusionviewer pacs echo|find|get|store|cache``: talk to a PACS without the GUI.
 
 The server comes from ``--config FILE [--server NAME]`` (JSON or INI, see
-``fusionviewer.pacs.config``) and/or flags, flags winning. The password is never a flag (it
+``fusionviewer.pacs.config``), or ``--server NAME`` alone (a server saved by the app's PACS
+dialog), and/or flags, flags winning. The password is never a flag (it
 would show in ``ps`` and shell history): it comes from the config's ``password_env`` or the
 environment variable FUSIONVIEWER_PACS_PASSWORD. ``get`` prints the folder it retrieved into as
 its only line on stdout, so a batch job can do::
@@ -36,7 +37,9 @@ def register(subparsers) -> None:
     server = argparse.ArgumentParser(add_help=False)
     g = server.add_argument_group("server (flags override --config)")
     g.add_argument("--config", metavar="FILE", help="JSON or INI file with PACS servers")
-    g.add_argument("--server", metavar="NAME", help="server name in --config (default: first)")
+    g.add_argument("--server", metavar="NAME",
+                   help="server name in --config (default: first), or without --config one "
+                        "saved by the app's File > PACS... dialog")
     g.add_argument("--host", help="DIMSE host name or address")
     g.add_argument("--port", type=int, help="DIMSE port")
     g.add_argument("--aet", help="the archive's AE title (called AE)")
@@ -90,10 +93,12 @@ def server_from_args(args: argparse.Namespace):
     """The PacsServer of --config/--server with flags applied on top."""
     from ..pacs import PacsServer, load_servers, pick_server
 
-    base = (pick_server(load_servers(args.config), args.server, args.config) if args.config
-            else None)
-    if base is None and args.server:
-        raise InputError("--server needs --config")
+    if args.config:
+        base = pick_server(load_servers(args.config), args.server, args.config)
+    elif args.server:
+        base = pick_server(app_servers(), args.server, "the app's settings")
+    else:
+        base = None
     changes = {"host": args.host, "port": args.port, "ae_title": args.aet,
                "our_ae_title": args.our_aet, "retrieve": args.retrieve,
                "our_port": args.our_port, "username": args.user, "tls": args.tls,
@@ -117,6 +122,15 @@ def server_from_args(args: argparse.Namespace):
         data["password_env"] = PASSWORD_ENV
     names = {f.name for f in dataclasses.fields(PacsServer)}
     return PacsServer(**{k: v for k, v in data.items() if k in names})
+
+
+def app_servers() -> list:
+    """The servers saved by the app's PACS dialog (File > PACS...), passwords not included."""
+    from ..gui.settings import app_settings  # QtCore only: works without a display
+    from ..pacs import servers_from_json
+
+    return servers_from_json(str(app_settings().value("pacs/servers", "") or ""),
+                             source="the app's settings")
 
 
 def _client(args, cache_dir=None):

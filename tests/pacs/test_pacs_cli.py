@@ -82,3 +82,18 @@ def test_cli_errors(orthanc, study, tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
     assert main(["pacs", "find", "--config", cfg, "--patient-id", "NOBODY"]) == 0
     assert "no matching study" in capsys.readouterr().err
+
+
+def test_cli_uses_servers_saved_by_the_app(orthanc, dimse_server, tmp_path, monkeypatch, capsys):
+    from PySide6.QtCore import QSettings
+
+    from fusionviewer.pacs import servers_to_json
+
+    monkeypatch.setenv("FUSIONVIEWER_SETTINGS_DIR", str(tmp_path))
+    settings = QSettings(str(tmp_path / "fusionviewer.ini"), QSettings.Format.IniFormat)
+    settings.setValue("pacs/servers", servers_to_json([dimse_server]))
+    settings.sync()
+    assert main(["pacs", "echo", "--server", dimse_server.name]) == 0
+    assert f"'{dimse_server.name}'" in capsys.readouterr().out
+    assert main(["pacs", "echo", "--server", "other"]) == 2
+    assert "no PACS server named 'other'" in capsys.readouterr().err
