@@ -43,6 +43,7 @@ DEFAULT_TUNING: dict[str, Any] = {
     "relaxation": 0.9,  # a slow step decay: 0.5 stopped several slices short of 8 degrees
     "gradient_tolerance": 1e-8,
     "sigmas_in_mm": False,  # smoothing_sigmas in mm instead of full-resolution voxels
+    "min_level_size": 2,  # no axis is shrunk below this many voxels
     # One work unit: the metric then sums in a fixed order and results repeat bit for bit
     # (several threads gave parameters differing in the 6th digit); 0 = ITK's default.
     "threads": 1,
@@ -174,7 +175,7 @@ def _registration_method(opts: dict[str, Any], size) -> sitk.ImageRegistrationMe
         raise InputError("shrink_factors and smoothing_sigmas need one positive entry per level")
     # SimpleITK shrinks all axes alike; cap the factor so that no axis of a thin slab drops
     # below two voxels.
-    shrink = [min(v, max(1, min(size) // 2)) for v in shrink]
+    shrink = [min(v, max(1, min(size) // int(opts["min_level_size"]))) for v in shrink]
     pct = opts["sampling_percentage"]
     per_level = [float(p) for p in (pct if np.ndim(pct) else [pct] * len(shrink))]
     if len(per_level) != len(shrink) or not all(0.0 < p <= 1.0 for p in per_level):
