@@ -8,6 +8,6 @@ PY=${PYTHON:-python3.11}
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = "Darwin" ]; then
   exec .venv/bin/fusionviewer --demo "$@"
 else
-  echo "No display found: running the headless demo instead (writes into ./fusion-demo)."
-  exec .venv/bin/fusionviewer demo --out fusion-demo "$@"
+  echo "No display found: running the headless demo instead (writes into ./fusion-demo, replacing an earlier demo run)."
+  exec .venv/bin/fusionviewer demo --out fusion-demo --force "$@"
 fi
