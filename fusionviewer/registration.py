@@ -3,7 +3,8 @@
 ``register(fixed, moving)`` finds the transform mapping points of the fixed image's physical
 space into the moving image's space (ITK convention), then resamples the moving image onto the
 fixed grid. One-slice images are registered in 2-D (Euler2D / 2-D affine on the slice), volumes
-in 3-D (Euler3D / 3-D affine). Colour images are registered on their luminance and resampled
+in 3-D (Euler3D / 3-D affine); axial slices are registered in physical x, y, other slice
+orientations in the fixed slice's own in-plane frame. Colour images are registered on their luminance and resampled
 per channel. The metric is sampled with a fixed seed, so results are deterministic.
 """
 
@@ -81,8 +82,10 @@ def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str
     check_cancel(cancel)
     report(progress, STAGE, 0.0)
 
-    fixed_s = _gray_sitk(fixed, dim)
-    moving_s = _gray_sitk(moving, dim)
+    _check_structure(fixed)
+    _check_structure(moving)
+    fixed_s = _gray_sitk(fixed, dim, fixed)
+    moving_s = _gray_sitk(moving, dim, fixed)
     mask = None
     rigid = _initial_transform(fixed_s, moving_s, init)
     # Affine starts from the rigid optimum: fitting all 6/12 parameters from the centred start
@@ -243,13 +246,33 @@ def _registration_dimension(fixed: Image, moving: Image) -> int:
     return 3
 
 
-def _sitk_from_array(arr: np.ndarray, image: Image, dim: int, is_vector: bool = False):
+def _plane_frame(image: Image, fixed: Image) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """2-D (origin, direction) of a one-slice image for 2-D registration against ``fixed``.
+
+    Axial slices use physical x, y (so transforms are in patient mm); other orientations
+    (sagittal, coronal, oblique) use the fixed slice's own in-plane axes and origin.
+    """
+    d_img = np.reshape(image.direction, (3, 3))
+    d_fix = np.reshape(fixed.direction, (3, 3))
+    if all(abs(np.linalg.det(d[:2, :2])) > 0.999 for d in (d_img, d_fix)):
+        return tuple(image.origin[:2]), tuple(d_img[:2, :2].ravel())
+    axes = d_fix[:, :2]  # columns: the fixed slice's x and y directions
+    origin = axes.T @ (np.asarray(image.origin) - np.asarray(fixed.origin))
+    direction = axes.T @ d_img[:, :2]
+    if abs(np.linalg.det(direction)) < 0.999:
+        raise InputError(f"{_label(image)} and {_label(fixed)} are single slices in different "
+                         "planes; 2-D registration needs parallel slices")
+    return tuple(origin), tuple(direction.ravel())
+
+
+def _sitk_from_array(arr: np.ndarray, image: Image, dim: int, is_vector: bool = False,
+                     fixed: Image | None = None):
     if dim == 2:
         img = sitk.GetImageFromArray(arr[0], isVector=is_vector)
-        d = image.direction
+        origin, direction = _plane_frame(image, fixed if fixed is not None else image)
         img.SetSpacing(image.spacing[:2])
-        img.SetOrigin(image.origin[:2])
-        img.SetDirection((d[0], d[1], d[3], d[4]))
+        img.SetOrigin(origin)
+        img.SetDirection(direction)
     else:
         img = sitk.GetImageFromArray(arr, isVector=is_vector)
         img.SetSpacing(image.spacing)
@@ -258,8 +281,16 @@ def _sitk_from_array(arr: np.ndarray, image: Image, dim: int, is_vector: bool = 
     return img
 
 
-def _gray_sitk(image: Image, dim: int):
-    return _sitk_from_array(image.luminance().astype(np.float32, copy=False), image, dim)
+def _gray_sitk(image: Image, dim: int, fixed: Image):
+    return _sitk_from_array(image.luminance().astype(np.float32, copy=False), image, dim,
+                            fixed=fixed)
+
+
+def _check_structure(image: Image) -> None:
+    lum = image.luminance()
+    if float(lum.max()) <= float(lum.min()):
+        raise InputError("image is constant: nothing to register", _name(image) or
+                         f"{image.modality} image")
 
 
 def resample_to(moving: Image, fixed: Image, transform: sitk.Transform | None = None, *,
@@ -276,13 +307,13 @@ def resample_to(moving: Image, fixed: Image, transform: sitk.Transform | None = 
         raise InputError("a 2-D transform can only resample one-slice images")
     if transform is None:
         transform = sitk.Transform(dim, sitk.sitkIdentity)
-    reference = _sitk_from_array(np.zeros(fixed.shape, dtype=np.uint8), fixed, dim)
+    reference = _sitk_from_array(np.zeros(fixed.shape, dtype=np.uint8), fixed, dim, fixed=fixed)
     src = moving.array
     outside = float(np.min(src))
     channels = [src[..., c] for c in range(3)] if moving.is_color else [src]
     out = []
     for chan in channels:
-        img = _sitk_from_array(chan.astype(np.float32, copy=False), moving, dim)
+        img = _sitk_from_array(chan.astype(np.float32, copy=False), moving, dim, fixed=fixed)
         res = sitk.Resample(img, reference, transform, sitk.sitkLinear, outside, sitk.sitkFloat32)
         arr = sitk.GetArrayFromImage(res)
         out.append(arr[np.newaxis] if dim == 2 else arr)

@@ -258,3 +258,23 @@ def test_bad_inputs_raise_input_error(tmp_path):
         load_transform(junk)
     with pytest.raises(InputError, match=".tfm"):
         save_transform(sitk.Euler2DTransform(), tmp_path / "t.png")
+
+
+def test_sagittal_slices_register_in_their_own_plane():
+    ct, mr = load_pair(SLICE_2D)
+    sagittal = (0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # columns: x->+y, y->+z
+    fixed = Image(ct.array, direction=sagittal, origin=(12.0, -40.0, 7.0), modality="CT")
+    moving = Image(mr.array, direction=sagittal, origin=(12.0, -40.0, 7.0), modality="MR")
+    moved = resample_to(moving, fixed, KNOWN_2D)
+    result = register(fixed, moved)
+    err = displacement_error(KNOWN_2D, result.transform, head_points(ct, mr))
+    assert err.mean() < 1.0
+    assert result.image.same_grid(fixed)
+
+
+def test_constant_image_is_an_input_error():
+    ct, _ = load_pair(SLICE_2D, step=4)
+    blank = Image(np.zeros(ct.array.shape, np.uint8), modality="MR",
+                  provenance=Provenance(source_paths=("blank.png",)))
+    with pytest.raises(InputError, match="blank.png: image is constant"):
+        register(ct, blank)
