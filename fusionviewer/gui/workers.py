@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 import traceback
 from typing import Any, Callable
@@ -12,6 +15,26 @@ from ..errors import Cancelled
 from ..progress import CancelToken
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals per second reach the GUI thread
+
+
+WORKER_NICENESS = 5  # worker threads yield the CPU to the GUI thread (Linux: per-thread nice)
+
+
+def _lower_thread_priority() -> None:
+    """Renice the current worker thread once (and the compute threads it starts, which inherit
+    it) so that the GUI thread stays responsive on machines with few cores."""
+    if not sys.platform.startswith("linux") or getattr(_thread_state, "reniced", False):
+        return
+    _thread_state.reniced = True
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + WORKER_NICENESS))
+    except OSError:
+        pass
+
+
+_thread_state = threading.local()
 
 
 class TaskSignals(QObject):
@@ -45,6 +68,7 @@ class Task(QRunnable):
             self.signals.progress.emit(stage, float(fraction))
 
     def run(self) -> None:  # in the pool thread
+        _lower_thread_priority()
         try:
             result = self.fn(*self.args, progress=self._progress, cancel=self.token, **self.kwargs)
         except Cancelled:
