@@ -4,8 +4,9 @@
 space into the moving image's space (ITK convention), then resamples the moving image onto the
 fixed grid. One-slice images are registered in 2-D (Euler2D / 2-D affine on the slice), volumes
 in 3-D (Euler3D / 3-D affine); axial slices are registered in physical x, y, other slice
-orientations in the fixed slice's own in-plane frame. Colour images are registered on their luminance and resampled
-per channel. The metric is sampled with a fixed seed, so results are deterministic.
+orientations in the fixed slice's own in-plane frame. Colour images are registered on their
+luminance and resampled per channel. The metric is sampled with a fixed seed and summed in one
+work unit, so results repeat bit for bit.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ def test_auto_ct_not_in_hu_uses_percentiles():
     out = normalize(Image(ct, modality="CT"))
     assert out.normalization.kind == "percentile"
     lo, hi = np.percentile(ct, [0.5, 99.5])
-    assert out.normalization.low == pytest.approx(lo) and out.normalization.high == pytest.approx(hi)
+    assert out.normalization.low == pytest.approx(lo)
+    assert out.normalization.high == pytest.approx(hi)
 
 
 def test_auto_uint8_is_fixed_and_exact_for_png_round_trips():
