@@ -31,6 +31,7 @@ class ViewerPanel(QWidget):
         self.fused_levels: tuple[float, float] = (0.0, 1.0)
         self.left_mode = MODE_WL
         self._syncing = False
+        self._had_fused = False
 
         # toolbar
         self.wl_radio = QRadioButton("W/L")
@@ -136,13 +137,24 @@ class ViewerPanel(QWidget):
         layers = self.doc.source_layers()
         current = self.doc.result_is_current()
         loaded_slots = [i for i, s in enumerate(self.doc.sources) if s is not None]
+        old_layers, old_levels = self.view_layers, self.levels
+        had_fused = self._had_fused
         self.view_layers = [None] * n_src
         for j, layer in enumerate(layers):
             slot = loaded_slots[j] if not current and j < len(loaded_slots) else j
             if slot < n_src:
                 self.view_layers[slot] = layer
-        self.levels = {i: l.default_levels() for i, l in enumerate(self.view_layers) if l}
-        self.fused_levels = (0.0, 1.0)
+        # a re-run keeps the user's window/level where the shown data kept its meaning
+        self.levels = {}
+        for i, layer in enumerate(self.view_layers):
+            if layer is None:
+                continue
+            old = old_layers[i] if i < len(old_layers) else None
+            same = old is not None and i in old_levels and _same_scale(old, layer)
+            self.levels[i] = old_levels[i] if same else layer.default_levels()
+        self._had_fused = self.doc.fused_layer() is not None
+        if not (had_fused and self._had_fused):
+            self.fused_levels = (0.0, 1.0)
         for i, view in enumerate(self.views):
             self._fill_presets(i)
         n = self.doc.num_slices()
@@ -347,6 +359,15 @@ class ViewerPanel(QWidget):
             if shown is layer:
                 return self.levels.get(i, layer.default_levels())
         return layer.default_levels()
+
+
+def _same_scale(old, new) -> bool:
+    """Two layers whose values mean the same (same source data, same intensity map)."""
+    if old.image is new.image:
+        return True
+    return (old.image.shape == new.image.shape and old.image.modality == new.image.modality
+            and old.image.normalization == new.image.normalization
+            and old.image.provenance.source_paths == new.image.provenance.source_paths)
 
 
 def _raw_map(layer):

@@ -218,6 +218,10 @@ def test_window_level_drag_and_presets(qtbot, window, ct_mri_pair):
     assert window.viewer.levels[0] == view.levels
     view.vb.levelDrag.emit(0.0, -30.0)  # drag up raises the level
     assert sum(view.levels) / 2 > (lo2 + hi2) / 2
+    edited = view.levels
+    with qtbot.waitSignal(window.controller.fusionFinished, timeout=WAIT_MS):
+        window.controller.run_fusion()  # a re-run keeps the user's window/level
+    assert window.viewer.levels[0] == edited and view.levels == edited
     window.viewer.apply_preset(0, "default")
     assert view.levels == (lo, hi)
     qtbot.keyClick(window, Qt.Key.Key_R)
