@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from harvard_data import SHARED
 from fusionviewer.cli import main
 from fusionviewer.experiments import Config, run_experiments
 from fusionviewer.experiments.data import parse_baselines
@@ -89,19 +89,20 @@ def test_json_and_cnn_rows(quick_report):
     assert ("cnn" in methods) == ok
     if ok:  # with weights, the block-size study and the batch timings ran
         rows = _csv(quick_report / "blocksize_per_pair.csv")
-        assert {r["i"] for r in rows} == {"2", "4", "6", "8", "whole"}
+        ran = {r["i"] for r in rows}
+        assert {"6", "8", "whole"} <= ran <= {"4", "6", "8", "whole"}
         assert speed["ms_per_slice_by_batch"]["cnn@cpu"]
 
 
-def test_same_seed_same_numbers(tmp_path, harvard):
+def test_same_seed_same_numbers(quick_report, tmp_path, harvard):
     def noise_rows(out):
-        cfg = Config(out=out, data=harvard, quick=True, pairs=1, seed=3)
-        run_experiments(cfg, only=(4,))
         return [{k: v for k, v in r.items() if k != "time_ms"}
                 for r in _csv(out / "noise_per_pair.csv")]
 
-    first, second = noise_rows(tmp_path / "a"), noise_rows(tmp_path / "b")
-    assert first == second and len(first) > 0
+    # the disturbance study again, same settings as the CLI run (seed 0): identical numbers
+    run_experiments(Config(out=tmp_path, data=harvard, quick=True, pairs=1, seed=0), only=(4,))
+    again = noise_rows(tmp_path)
+    assert again == noise_rows(quick_report) and len(again) > 0
 
 
 def test_disturbances():

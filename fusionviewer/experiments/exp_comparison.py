@@ -118,18 +118,25 @@ def tradeoff_figure(ctx: Context, summary: dict) -> str:
 
 
 def headline(ctx: Context, summary: dict) -> list[str]:
-    """One sentence per task: the CNN (or the first method) against every other row."""
+    """One sentence per task: the CNN (or its stand-in) against every other row."""
     lines = []
     ours = ctx.primary
     for task in TASKS:
         if task not in summary:
             continue
         parts = []
+        wins = []
         for key in HEADLINE:
-            others = [f"{LABELS[m].split(' (')[0]} {fmt(summary[task][m][key][0])}"
-                      for m in ctx.methods if m != ours]
-            others += [f"{n} {fmt(p[key])} (published)"
-                       for n, p in (ctx.baselines or {}).get(task, {}).items() if key in p]
-            parts.append(f"{key} {fmt(summary[task][ours][key][0])} (vs {', '.join(others)})")
-        lines.append(f"**{task}**, {LABELS[ours]}: " + "; ".join(parts) + ".")
+            mine = summary[task][ours][key][0]
+            rivals = {LABELS[m].split(" (")[0]: summary[task][m][key][0]
+                      for m in ctx.methods if m != ours}
+            rivals.update({f"{n} (published)": p[key]
+                           for n, p in (ctx.baselines or {}).get(task, {}).items() if key in p})
+            if rivals and mine >= max(rivals.values()):
+                wins.append(key)
+            others = ", ".join(f"{n} {fmt(v)}" for n, v in rivals.items())
+            parts.append(f"{key} {fmt(mine)} (vs {others})")
+        best = (f" Best of all rows on {len(wins)} of {len(HEADLINE)}"
+                + (f" ({', '.join(wins)})" if wins else "") + ".")
+        lines.append(f"**{task}**, {LABELS[ours]}: " + "; ".join(parts) + "." + best)
     return lines

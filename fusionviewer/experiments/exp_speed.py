@@ -22,15 +22,21 @@ NUMBER = 7
 TITLE = "Speed"
 
 
-def _median_seconds(fn, inputs, repeats: int, **options) -> float:
-    """Median wall time of fn(inputs) over repeats, after one untimed warm-up call."""
+def _median_seconds(fn, inputs, repeats: int, spread: list | None = None, **options) -> float:
+    """Median wall time of fn(inputs) over repeats, after one untimed warm-up call.
+
+    Appends (max - min) / median of the repeats to ``spread`` when given.
+    """
     fn(inputs, **options)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn(inputs, **options)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    med = statistics.median(times)
+    if spread is not None and med > 0:
+        spread.append((max(times) - min(times)) / med)
+    return med
 
 
 def _resize(x: np.ndarray, size: int) -> np.ndarray:
@@ -74,9 +80,11 @@ def run(ctx: Context) -> Section:
         report(ctx.progress, "speed", step / steps)
 
     per_pair = {}
+    spread: dict[str, list] = {}
     for dev, m in devices:
         fn = get_method(m)
-        ts = [_median_seconds(fn, x, reps, device=dev) for x in inputs]
+        ts = [_median_seconds(fn, x, reps, spread.setdefault(f"{m}@{dev}", []), device=dev)
+              for x in inputs]
         per_pair[f"{m}@{dev}"] = statistics.median(ts) * 1000.0
         tick()
     sizes = {}
@@ -99,6 +107,7 @@ def run(ctx: Context) -> Section:
                 tick()
     info = machine()
     write_json(ctx.out / "speed.json", {"machine": info, "ms_per_256_pair": per_pair,
+                                        "relative_spread_256": spread,
                                         "ms_by_size": sizes, "ms_per_slice_by_batch": batches,
                                         "repeats": reps})
     files = [line_plot(ctx.out / "speed_size.png",
@@ -116,10 +125,13 @@ def run(ctx: Context) -> Section:
     body = [f"Machine: {info.get('processor')} ({info.get('cpu_count')} cores visible, torch "
             f"{info.get('torch', '-')} with {info.get('torch_threads', '-')} threads"
             + (f", GPU {info['gpu']}" if "gpu" in info else ", no GPU") + "). Other work shared "
-            "this machine while it ran, so differences under about 1.5× are not meaningful. "
-            f"Median of {reps} calls after a warm-up, inputs in memory, no file I/O.\n",
-            table(["Method", "ms per 256×256 pair"], [[label[k], fmt(v, 2)]
-                                                      for k, v in per_pair.items()]),
+            "this machine while it ran (see the spread column). Median of "
+            f"{reps} calls after a warm-up on each of {len(inputs)} pairs (one per task), then "
+            "the median over the pairs; inputs in memory, no file I/O. Spread = (slowest - "
+            "fastest) / median of the calls on one pair, the largest over the pairs.\n",
+            table(["Method", "ms per 256×256 pair", "spread of repeats"],
+                  [[label[k], fmt(v, 2), f"{100 * max(spread[k]):.0f} %"]
+                   for k, v in per_pair.items()]),
             "\nTime per pair (ms) against image size:\n",
             table(["Method"] + [f"{s}²" for s in cfg.speed_sizes],
                   [[label[k]] + [fmt(v[s], 2) for s in cfg.speed_sizes] for k, v in sizes.items()])]

@@ -21,6 +21,10 @@ def metric_label(key: str) -> str:
         return "time per pair (s)"
     if key == "time_ms":
         return "time per pair (ms)"
+    if key == "dwhole_max":
+        return "max |tiled - whole| (grey levels)"
+    if key == "dwhole_mean":
+        return "mean |tiled - whole| (grey levels)"
     try:
         unit = metric_info(key).get("unit", "")
     except KeyError:

@@ -17,16 +17,29 @@ from .data import Pair
 
 
 def find_teacher() -> tuple[Callable | None, str]:
-    """The teacher's public target function and a description; (None, why) when unavailable."""
+    """The teacher's public target function ``(a, b, functional) -> 0..255 image`` and a
+    description; (None, why) when it is unavailable."""
     try:
         from ..training import teacher
     except ImportError as exc:
         return None, f"no teacher available ({exc})"
-    fn = getattr(teacher, "make_target", None)
-    if fn is None:
-        return None, "fusionviewer.training.teacher has no make_target function"
-    doc = (fn.__doc__ or "").strip().splitlines()
-    return fn, doc[0] if doc else "fusionviewer.training.teacher.make_target"
+    best = getattr(teacher, "best_target", None)
+    if best is None:
+        return None, "fusionviewer.training.teacher has no best_target function"
+
+    def make(a: np.ndarray, b: np.ndarray, functional: int) -> np.ndarray:
+        return best(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+                    functional)[0]
+
+    version = getattr(teacher, "TEACHER_VERSION", "teacher")
+    doc = (teacher.__doc__ or "").strip().splitlines()
+    text = f"{version}: {doc[0].rstrip('.')}" if doc else version
+    weights = getattr(teacher, "SCORE_WEIGHTS", None)
+    floor = getattr(teacher, "CCLOW_MIN", None)
+    if weights and floor is not None:  # the rule as the teacher module defines it
+        rule = " + ".join(f"{w:g} {k}" if w != 1 else k for k, w in weights.items())
+        text += f"; the pick maximises {rule} among candidates with CClow >= {floor:g}"
+    return make, text
 
 
 class TargetMaker:
@@ -51,7 +64,7 @@ class TargetMaker:
             return (f"none: {self.description}; the target-based metrics (RMSE, PSNR_R, SSIM_R, "
                     "REL) are omitted.")
         return ("the teacher's target image of our supervised training pipeline "
-                "(`fusionviewer.training.teacher.make_target`: " + self.description.rstrip(".")
+                "(`fusionviewer.training.teacher.best_target`, " + self.description.rstrip(".")
                 + "), built here for each val pair; the paper's targets are its own database "
                 "of fusion results, which is not available.")
 
@@ -63,8 +76,6 @@ class TargetMaker:
             t0 = time.perf_counter()
             target = self.fn(np.asarray(a), np.asarray(b), functional=pair.functional)
             self.seconds[pair.key] = time.perf_counter() - t0
-            t = np.asarray(target, dtype=np.float64)
-            if t.max() <= 1.0:  # a [0, 1] float image
-                t = t * 255.0
+            t = np.asarray(target, dtype=np.float64)  # uint8 grid already; kept as float64
             self.cache[pair.key] = np.clip(np.rint(t), 0, 255)
         return self.cache[pair.key]
