@@ -12,7 +12,7 @@ import pytest
 from fusionviewer.cli import main
 from fusionviewer.io.synthetic import write_series
 
-from conftest import REPO, read_gray_u8
+from harvard_data import REPO, read_gray_u8
 
 
 def _error_line(capsys) -> str:

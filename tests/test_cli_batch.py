@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from fusionviewer.cli import main
 
-from conftest import harvard_pair_paths, harvard_rows
+from harvard_data import harvard_pair_paths, harvard_rows
 
 
 def _dirs(tmp_path, task, n):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from conftest import REPO, harvard_pair_paths, harvard_rows, read_gray_u8
+from harvard_data import REPO, harvard_pair_paths, harvard_rows, read_gray_u8
 from fusionviewer.cli import main
 from fusionviewer.metrics import compute_metrics
 

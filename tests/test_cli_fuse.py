@@ -14,7 +14,7 @@ import fusionviewer.fusion as fusion
 from fusionviewer.cli import main
 from fusionviewer.errors import ModelError
 
-from conftest import REPO, read_gray_u8
+from harvard_data import REPO, read_gray_u8
 
 
 def _fuse(*args: str) -> int:

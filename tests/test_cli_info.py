@@ -10,7 +10,7 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image as PILImage
 
-from conftest import REPO
+from harvard_data import REPO
 from fusionviewer.cli import main
 from fusionviewer.io.synthetic import write_series
 

@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image as PILImage
 
-from conftest import REPO, harvard_pair_paths
+from harvard_data import REPO, harvard_pair_paths
 from fusionviewer.cli import main
 from fusionviewer.registration import load_transform
 

@@ -11,7 +11,7 @@ from fusionviewer.fusion.classical import (fuse_average, fuse_gff, fuse_laplacia
                                            laplacian_pyramid, reconstruct_pyramid)
 from fusionviewer.progress import CancelToken
 
-from conftest import harvard_pair_paths, harvard_rows, read_gray_u8
+from harvard_data import harvard_pair_paths, harvard_rows, read_gray_u8
 
 CLASSICAL = ["average", "laplacian", "gff"]
 

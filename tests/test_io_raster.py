@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from conftest import read_gray_u8
+from harvard_data import read_gray_u8
 from fusionviewer.errors import InputError
 from fusionviewer.io import load_image
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from conftest import HARVARD, harvard_rows
+from harvard_data import HARVARD, harvard_rows
 from fusionviewer.errors import InputError
 from fusionviewer.io import list_series, load_image
 from fusionviewer.paths import samples_dir

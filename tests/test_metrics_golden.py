@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import HARVARD, SHARED, read_gray_u8
+from harvard_data import HARVARD, SHARED, read_gray_u8
 from fusionviewer.metrics import compute_metrics
 
 GOLDEN = json.loads((SHARED / "docs" / "golden" / "metrics_golden.json").read_text())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from conftest import harvard_pair_paths
+from harvard_data import harvard_pair_paths
 from fusionviewer.errors import InputError
 from fusionviewer.image import Image
 from fusionviewer.normalization import (CT_PRESETS, normalize, rgb_to_ycbcr, ycbcr_to_rgb)

@@ -18,7 +18,7 @@ from fusionviewer.pipeline import (FusionJob, FusionOptions, export_result, load
                                    result_metrics, run_batch)
 from fusionviewer.progress import CancelToken
 
-from conftest import harvard_pair_paths, harvard_rows, read_gray_u8
+from harvard_data import harvard_pair_paths, harvard_rows, read_gray_u8
 
 
 def _gff(**kw) -> FusionOptions:

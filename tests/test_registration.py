@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image as PILImage
 
-from conftest import TASK_FOLDERS, harvard_pair_paths
+from harvard_data import TASK_FOLDERS, harvard_pair_paths
 from fusionviewer.errors import Cancelled, InputError
 from fusionviewer.image import Image, Provenance
 from fusionviewer.progress import CancelToken
