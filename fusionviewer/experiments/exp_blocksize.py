@@ -15,9 +15,13 @@ from .plotting import errorbar_grid
 
 NUMBER = 3
 TITLE = "Block size"
-PLOT = ("dwhole_max", "dwhole_mean", "RMSE", "PSNR_R", "SSIM_R", "REL", "EN", "MEAN", "AG", "SD", "SF", "EOG", "MI", "Qabf",
-        "VIF", "SSIM", "Q0", "QW", "QE", "CClow", "SCD", "CC", "PSNR", "time_s")
-TABLE = ("dwhole_max", "dwhole_mean", "RMSE", "REL", "SSIM_R", "EN", "AG", "Qabf", "VIF", "CClow", "time_s")
+# every metric (the paper's first: error, entropy, mean, gradient, REL, SSIM), then time
+PLOT = ("dwhole_max", "dwhole_mean", "RMSE", "PSNR_R", "SSIM_R", "REL", "EN", "MEAN", "AG",
+        "SD", "SF", "EOG", "MI", "MI_fun", "MI_mri", "Qabf", "VIF", "SSIM", "Q0", "QW", "QE",
+        "CClow", "SCD", "CC", "PSNR", "time_s")
+CSV = PLOT
+TABLE = ("dwhole_max", "dwhole_mean", "RMSE", "REL", "SSIM_R", "EN", "AG", "Qabf", "VIF",
+         "CClow", "time_s")
 
 
 def i_label(i: int | None) -> str:
@@ -92,8 +96,8 @@ def run(ctx: Context) -> Section:
                                       for key in metrics} for i in exps}
         series[task] = {key: ([summary[task][i_label(i)][key][0] for i in exps],
                               [summary[task][i_label(i)][key][1] for i in exps]) for key in metrics}
-    write_csv(ctx.out / "blocksize_per_pair.csv", rows,
-              ["task", "pair", "i", "block_px"] + metrics)
+    write_csv(ctx.out / "blocksize_per_pair.csv", rows, ["task", "pair", "i", "block_px"]
+              + [k for k in CSV if rows and k in rows[0]])
     write_json(ctx.out / "blocksize_summary.json",
                {"pairs": [p.key for p in todo], "exponents": [i_label(i) for i in exps],
                 "summary": summary, "skipped_estimated_s_per_pair": skipped})
@@ -101,7 +105,7 @@ def run(ctx: Context) -> Section:
                         "i (tile = 2^i px; last = whole image)",
                         f"CNN tile size: mean ± std over pairs per task ({len(todo)} pairs; "
                         "RMSE, PSNR_R, SSIM_R, REL against the teacher's target)",
-                        xticklabels=[i_label(i) for i in exps], ncols=5)
+                        xticklabels=[i_label(i) for i in exps], ncols=6, logy=("time_s",))
     pooled = {i_label(i): {key: mean_std([r[key] for r in rows if r["i"] == i_label(i)])[0]
                            for key in TABLE if key in metrics} for i in exps}
     counts = {i_label(i): sum(r["i"] == i_label(i) for r in rows) for i in exps}

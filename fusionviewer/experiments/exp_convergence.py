@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..paths import model_path
 from .context import Context, Section
 from .markdown import fmt, table, write_csv
@@ -88,7 +90,11 @@ def run(ctx: Context) -> Section:
     fig = new_figure(10 if others else 5.5, 3.8)
     ax = fig.add_subplot(1, 2 if others else 1, 1)
     for k, (x, y) in losses.items():
-        ax.plot(x, y, lw=1, label=k)
+        ax.plot(x, y, lw=0.6, alpha=0.5 if len(y) > 50 else 1.0, label=f"{k} per {xkey}")
+        if len(y) > 50:  # the per-iteration loss is noisy: add its running mean
+            w = max(5, len(y) // 40)
+            ax.plot(x[w - 1:], np.convolve(y, np.ones(w) / w, mode="valid"), lw=1.5,
+                    label=f"{k}, running mean of {w}")
     if all(v > 0 for _, y in losses.values() for v in y):
         ax.set_yscale("log")
     ax.set_xlabel(f"{xkey} (training {xkey}s)" if xkey != "epoch" else "epoch")
@@ -116,8 +122,20 @@ def run(ctx: Context) -> Section:
         tail = y[max(0, len(y) - max(1, len(y) // 10)):]
         trows.append([k, str(len(y)), fmt(y[0], 4), fmt(y[-1], 4), fmt(min(y), 4),
                       fmt(sum(tail) / len(tail), 4)])
-    body = [f"Read from `models/{log.name}` (the log written when the bundled weights were "
-            "trained; no retraining here).\n",
+    facts = []
+    if isinstance(data, dict):
+        if isinstance(data.get("seconds"), (int, float)):
+            facts.append(f"training time {data['seconds'] / 60:.1f} min")
+        if isinstance(data.get("hardware"), str):
+            facts.append(f"hardware: {data['hardware']}")
+        if isinstance(data.get("parameters"), int):
+            facts.append(f"{data['parameters']:,} parameters")
+        if isinstance(data.get("pairs"), list):
+            facts.append(f"{len(data['pairs'])} training pairs")
+    body = [f"Read from `models/{log.name}`, the log written when the bundled weights were "
+            "trained (no retraining here)" + (f"; as logged: {'; '.join(facts)}" if facts else "")
+            + "." + ("" if others else " The log holds no validation metric per iteration, "
+                     "so only the training loss is shown.") + "\n",
             table(["series", "points", "first", "last", "min", "mean of last 10 %"], trows),
             f"\n![Training convergence]({name})", "\nData: `convergence.csv`."]
     head = []

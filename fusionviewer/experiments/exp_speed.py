@@ -110,18 +110,20 @@ def run(ctx: Context) -> Section:
                                         "relative_spread_256": spread,
                                         "ms_by_size": sizes, "ms_per_slice_by_batch": batches,
                                         "repeats": reps})
+    label = {k: f"{LABELS[k.split('@')[0]]} on {k.split('@')[1].upper()}" for k in per_pair}
     files = [line_plot(ctx.out / "speed_size.png",
-                       {k: (list(v), list(v.values())) for k, v in sizes.items()},
+                       {label[k]: (list(v), list(v.values())) for k, v in sizes.items()},
                        "image side (pixels, square images)", "time per pair (ms)",
-                       "Fusion time against image size", logx=True, logy=True)]
+                       "Fusion time against image size", logx=True, logy=True,
+                       xticks=cfg.speed_sizes)]
     if batches:
         zmax = max(cfg.speed_batches)
         files.append(line_plot(ctx.out / "speed_batch.png",
-                               {k: (list(v), list(v.values())) for k, v in batches.items()},
+                               {f"CNN on {k.split('@')[1].upper()}": (list(v), list(v.values()))
+                                for k, v in batches.items()},
                                "batch size (slices per forward pass)", "time per slice (ms)",
                                f"CNN time per 256×256 slice, volume of {zmax} slices",
-                               logx=True))
-    label = {k: f"{LABELS[k.split('@')[0]]} on {k.split('@')[1].upper()}" for k in per_pair}
+                               logx=True, xticks=cfg.speed_batches))
     body = [f"Machine: {info.get('processor')} ({info.get('cpu_count')} cores visible, torch "
             f"{info.get('torch', '-')} with {info.get('torch_threads', '-')} threads"
             + (f", GPU {info['gpu']}" if "gpu" in info else ", no GPU") + "). Other work shared "

@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ..metrics import metric_info
 
@@ -46,8 +47,10 @@ def save(fig: Figure, path: Path) -> str:
 
 def errorbar_grid(path: Path, x: Sequence[float], series: dict[str, dict[str, tuple]],
                   metrics: Sequence[str], xlabel: str, title: str,
-                  xticklabels: Sequence[str] | None = None, ncols: int = 4) -> str:
-    """One panel per metric: mean +- std (error bars) against x, one line per series."""
+                  xticklabels: Sequence[str] | None = None, ncols: int = 4,
+                  logy: Sequence[str] = ()) -> str:
+    """One panel per metric: mean +- std (error bars) against x, one line per series; the
+    metrics in ``logy`` get a logarithmic y axis."""
     n = len(metrics)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
@@ -67,6 +70,8 @@ def errorbar_grid(path: Path, x: Sequence[float], series: dict[str, dict[str, tu
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(metric_label(key), fontsize=8)
         ax.tick_params(labelsize=7)
+        if key in logy:
+            ax.set_yscale("log")
         if xticklabels is not None:
             ax.set_xticks(xs)
             ax.set_xticklabels(xticklabels, fontsize=7)
@@ -106,7 +111,7 @@ def image_grid(path: Path, rows: Sequence[Sequence[tuple[str, np.ndarray]]], tit
 def line_plot(path: Path, series: dict[str, tuple[Sequence[float], Sequence[float]]],
               xlabel: str, ylabel: str, title: str, logx: bool = False, logy: bool = False,
               errors: dict[str, Sequence[float]] | None = None, width: float = 5.5,
-              height: float = 3.8) -> str:
+              height: float = 3.8, xticks: Sequence[float] | None = None) -> str:
     """Lines y(x), one per series, optional error bars, optional log axes."""
     fig = new_figure(width, height)
     ax = fig.add_subplot(1, 1, 1)
@@ -117,6 +122,10 @@ def line_plot(path: Path, series: dict[str, tuple[Sequence[float], Sequence[floa
         ax.set_xscale("log", base=2)
     if logy:
         ax.set_yscale("log")
+    if xticks is not None:
+        ax.set_xticks(list(xticks))
+        ax.set_xticklabels([f"{v:g}" for v in xticks])
+        ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
