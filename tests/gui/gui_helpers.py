@@ -9,8 +9,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-HARVARD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "harvard"
-TASK_FOLDERS = {"ct-mri": ("ct", "mri"), "pet-mri": ("mri", "pet"), "spect-mri": ("mri", "spect")}
+from harvard_data import HARVARD, TASK_FOLDERS  # noqa: F401 (tests import HARVARD from here)
+
 WAIT_MS = 120_000  # generous: the 2-core CI machine is shared
 
 
