@@ -61,6 +61,8 @@ class _Analysis:
         self.kwargs = dict(kwargs, scripts=scripts)
         self.scripts, self.pure = scripts, []
         self.binaries = [("torch/lib/libtorch_cpu.so", self.torch_lib, "BINARY"),
+                         ("python3.11/lib-dynload/_ssl.cpython-311.so", self.torch_lib, "BINARY"),
+                         ("numpy.libs/libscipy_openblas64_-1.so", self.torch_lib, "BINARY"),
                          ("torch/lib/libtorchbind_test.so", "/x", "BINARY"),
                          ("PySide6/Qt/lib/libQt6Core.so.6", "/x", "BINARY")]
         self.datas = [("torch/include/ATen/ATen.h", "/x", "DATA"),
@@ -157,15 +159,20 @@ def test_spec_linux_build_collects_cli_modules_and_drops_test_files(monkeypatch,
 
     kept = {e[0] for e in analysis.binaries + analysis.datas}
     assert kept == {"torch/lib/libtorch_cpu.so", "PySide6/Qt/lib/libQt6Core.so.6",
+                    "python3.11/lib-dynload/_ssl.cpython-311.so",
+                    "numpy.libs/libscipy_openblas64_-1.so",
                     "torch/bin/torch_shm_manager", "resources/samples/ct-mri/ct/2010.png",
                     "models/README.md"}
     exe = run["calls"]["EXE"][1]
-    # Only libtorch is stripped (a cached copy); stripping numpy's OpenBLAS breaks it.
-    (torch_cpu,) = [e for e in analysis.binaries if e[0] == "torch/lib/libtorch_cpu.so"]
-    stripped = Path(torch_cpu[1])
-    assert stripped.parent == tmp_path / "stripped" and stripped.is_file()
-    assert stripped.stat().st_size <= (tmp_path / "libtorch_cpu.so").stat().st_size
-    assert subprocess.run(["nm", str(stripped)], capture_output=True, text=True).stdout == ""
+    # Only libtorch and the Python runtime are stripped (cached copies); stripping numpy's
+    # auditwheel-patched OpenBLAS breaks it.
+    src = dict((e[0], e[1]) for e in analysis.binaries)
+    assert src["numpy.libs/libscipy_openblas64_-1.so"] == str(tmp_path / "libtorch_cpu.so")
+    for dest in ("torch/lib/libtorch_cpu.so", "python3.11/lib-dynload/_ssl.cpython-311.so"):
+        stripped = Path(src[dest])
+        assert stripped == tmp_path / "stripped" / dest and stripped.is_file()
+        assert stripped.stat().st_size < (tmp_path / "libtorch_cpu.so").stat().st_size
+        assert subprocess.run(["nm", str(stripped)], capture_output=True, text=True).stdout == ""
     assert ("PySide6/Qt/lib/libQt6Core.so.6", "/x", "BINARY") in analysis.binaries
     exe = run["calls"]["EXE"][1]
     assert exe["name"] == "FusionViewer" and exe["console"] is True and exe["strip"] is False
