@@ -1,0 +1,59 @@
+"""The training command shared by ``python -m fusionviewer.training`` and ``fusionviewer train``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .data import TASKS, default_data_root, list_pairs
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=None,
+                   help="Harvard data folder with manifest.csv (default ../shared/data/harvard)")
+    p.add_argument("--cache", type=Path, default=Path("cache"),
+                   help="folder for cached teacher targets (default ./cache)")
+    p.add_argument("--out", type=Path, default=Path("models/fusion_cnn.pt"),
+                   help="weights file to write (its .sha256 is written beside it)")
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help="folder for training_log.json and convergence.png (default: beside "
+                        "--out, where the experiments report finds the log)")
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--pair-stride", type=int, default=2,
+                   help="use every k-th training pair of the manifest (default 2)")
+    p.add_argument("--max-pairs", type=int, default=None, help="cap on the number of pairs")
+    p.add_argument("--iterations", type=int, default=800)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--crop", type=int, default=192)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .teacher import build_targets
+    from .train import TrainConfig, save_log, save_model, train
+
+    torch.set_num_threads(max(1, args.threads))
+    t0 = time.perf_counter()
+    pairs = list_pairs(args.data or default_data_root(), split="train",
+                       tasks=tuple(args.tasks))[::max(1, args.pair_stride)]
+    if args.max_pairs:
+        pairs = pairs[:args.max_pairs]
+    print(f"{len(pairs)} training pairs (train split only), teacher cache {args.cache}")
+    records = build_targets(pairs, args.cache)
+    t_teacher = time.perf_counter() - t0
+    cfg = TrainConfig(iterations=args.iterations, batch_size=args.batch_size, crop=args.crop,
+                      lr=args.lr, seed=args.seed, threads=args.threads)
+    model, info = train(records, cfg)
+    info["teacher_seconds"] = t_teacher
+    info["total_seconds"] = time.perf_counter() - t0
+    digest = save_model(model, args.out)
+    info["sha256"] = digest
+    save_log(info, args.log_dir or args.out.parent)
+    print(f"wrote {args.out} (sha256 {digest}), {info['parameters']} parameters, "
+          f"teacher {t_teacher:.0f} s, training {info['seconds']:.0f} s")
+    return 0
