@@ -34,6 +34,7 @@ class SourceSlot(QFrame):
         self.info.setStyleSheet("color: #555;")
         self.patient = QLabel("")
         self.patient.setStyleSheet("color: #555;")
+        self.patient.setWordWrap(True)
         self.modality = QComboBox()
         for code, label in MODALITY_CHOICES:
             self.modality.addItem(label, code)
