@@ -212,6 +212,14 @@ class SliceView(QWidget):
             self.reset_view()
         self._update_title()
 
+    def set_pixel_aspect(self, spacing: tuple[float, ...]) -> None:
+        """Show pixels with their physical shape: x spacing / y spacing (mm)."""
+        sx, sy = float(spacing[0]), float(spacing[1])
+        ratio = sx / sy if sx > 0 and sy > 0 else 1.0
+        if abs(ratio - float(self.vb.state["aspectLocked"] or 1.0)) > 1e-9:
+            self.vb.setAspectLocked(True, ratio=ratio)
+            self.fit_if_not_zoomed()
+
     def set_levels(self, levels: tuple[float, float]) -> None:
         self.levels = (float(levels[0]), float(levels[1]))
         if self._shape is not None:

@@ -254,6 +254,7 @@ class ViewerPanel(QWidget):
                 view.clear("Drop an image here")
                 continue
             view.set_title(layer.name)
+            view.set_pixel_aspect(layer.image.spacing)
             view.to_raw, view.raw_unit = _raw_map(layer)
             view.level_span = _span(layer)
             view.set_slice(layer.display(k), self.levels.get(i, layer.default_levels()))
@@ -301,6 +302,7 @@ class ViewerPanel(QWidget):
             view.clear("Run fusion" if len(srcs) >= 2 else "Load two sources")
             return
         view.set_title(fused.name)
+        view.set_pixel_aspect(fused.image.spacing)
         view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
         view.level_span = 1.0
         view.set_slice(fused.display(k), self.fused_levels)

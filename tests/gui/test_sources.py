@@ -152,3 +152,21 @@ def test_registration_options_reach_the_pipeline(qtbot, window, ct_mri_pair):
     assert result.registrations[0] is not None and result.registrations[1] is None
     assert result.sources[0].normalization.note.lower().find("bone") >= 0 or \
         result.sources[0].normalization.kind == "window"
+
+
+def test_anisotropic_pixels_are_shown_with_their_shape(qtbot, window, tmp_path):
+    import SimpleITK as sitk
+
+    paths = []
+    for name, seed in (("a.nii.gz", 1), ("b.nii.gz", 2)):
+        arr = np.random.default_rng(seed).integers(0, 255, (2, 40, 80)).astype(np.uint8)
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing((0.5, 1.0, 3.0))  # x pixels half as wide as tall
+        sitk.WriteImage(img, str(tmp_path / name))
+        paths.append(tmp_path / name)
+    set_method(window, "average")
+    fuse_dropped(qtbot, window, paths)
+    for view in window.viewer.views:
+        assert view.vb.state["aspectLocked"] == 0.5
+    (x0, x1), (y0, y1) = window.viewer.views[2].vb.viewRange()
+    assert x0 <= 1 and x1 >= 79 and y0 <= 1 and y1 >= 39  # reset fits the whole image
