@@ -38,6 +38,70 @@ def test_roi_move_updates_zoom_and_statistics(qtbot, window, ct_mri_pair):
     assert window.roi_panel.stats[0]["n"] == 30 * 40
 
 
+class FakeDrag:
+    """The parts of a pyqtgraph MouseDragEvent that SliceViewBox.mouseDragEvent reads."""
+
+    def __init__(self, button, start, end, finish=True):
+        from pyqtgraph import Point
+
+        self._b, self._s, self._e, self._f = button, Point(*start), Point(*end), finish
+        self.accepted = False
+
+    def button(self):
+        return self._b
+
+    def buttonDownPos(self, _button=None):
+        return self._s
+
+    def pos(self):
+        return self._e
+
+    def lastPos(self):
+        return self._s
+
+    def screenPos(self):
+        return self._e
+
+    def lastScreenPos(self):
+        return self._s
+
+    def buttonDownScreenPos(self, _button=None):
+        return self._s
+
+    def isFinish(self):
+        return self._f
+
+    def isStart(self):
+        return False
+
+    def accept(self):
+        self.accepted = True
+
+
+def test_left_drag_draws_roi_or_changes_window_level(qtbot, window, ct_mri_pair):
+    from PySide6.QtCore import Qt
+
+    set_method(window, "average")
+    fuse_dropped(qtbot, window, ct_mri_pair)
+    view = window.viewer.views[2]
+    vb = view.vb
+    a = vb.mapFromView(QPointF(20, 30))  # item coordinates of image pixels (20, 30)
+    b = vb.mapFromView(QPointF(60, 90))
+    window.viewer.roi_radio.setChecked(True)
+    vb.mouseDragEvent(FakeDrag(Qt.MouseButton.LeftButton, (a.x(), a.y()), (b.x(), b.y())))
+    x, y, w, h = window.doc.roi
+    assert abs(x - 20) < 1 and abs(y - 30) < 1 and abs(w - 40) < 1 and abs(h - 60) < 1
+    window.viewer.wl_radio.setChecked(True)
+    before = view.levels
+    vb.mouseDragEvent(FakeDrag(Qt.MouseButton.LeftButton, (0, 0), (50, 0)))
+    assert view.levels[1] - view.levels[0] > before[1] - before[0]
+    assert window.doc.roi == (x, y, w, h)  # W/L mode leaves the ROI alone
+    rng = vb.viewRange()
+    vb.mouseDragEvent(FakeDrag(Qt.MouseButton.MiddleButton, (100, 100), (140, 100), False))
+    assert vb.viewRange()[0] != rng[0]  # middle-drag pans
+    assert view.user_zoomed
+
+
 def _export(qtbot, window, kind, path):
     with qtbot.waitSignal(window.controller.exportFinished, timeout=WAIT_MS) as blocker:
         assert window.export_to(kind, str(path))
