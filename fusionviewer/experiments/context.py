@@ -56,7 +56,7 @@ class Config:
     @property
     def block_budget_s(self) -> float:
         """Seconds the block-size study may spend; smaller tiles beyond it are skipped."""
-        return 15.0 if self.tiny else 40.0 if self.quick else 720.0
+        return 15.0 if self.tiny else 40.0 if self.quick else 900.0
 
     @property
     def noise_levels(self) -> tuple[str, ...]:

@@ -93,7 +93,7 @@ def run(ctx: Context) -> Section:
         for s in cfg.speed_sizes:
             x = [_resize(v, s) for v in inputs[0]]
             sizes.setdefault(f"{m}@{dev}", {})[s] = _median_seconds(
-                fn, x, max(1, reps if s <= 512 else reps // 3), device=dev) * 1000.0
+                fn, x, reps if s <= 512 else min(reps, 3), device=dev) * 1000.0
             tick()
     batches = {}
     if ctx.has_cnn:
