@@ -52,9 +52,13 @@ def test_drop_onto_a_slot_replaces_only_that_source(qtbot, window, ct_mri_pair, 
     assert window.doc.result_paths == (str(ct_mri_pair[0]), str(other_mri))
 
 
-def test_cancel_mid_run_keeps_previous_result(qtbot, window, ct_mri_volumes):
+def test_cancel_mid_run_keeps_previous_result(qtbot, window, tmp_path):
+    from gui_helpers import stacked_volume
+
+    # 40 slices: GFF takes long enough that Esc lands mid-run even on a fast machine
+    volumes = [stacked_volume(tmp_path, "ct-mri", k, 40, f"v{k}.nii.gz") for k in (0, 1)]
     set_method(window, "average")
-    first = fuse_dropped(qtbot, window, ct_mri_volumes)
+    first = fuse_dropped(qtbot, window, volumes)
     set_method(window, "gff")
     stages = []
     window.doc.progressChanged.connect(lambda s, f: stages.append(s))
