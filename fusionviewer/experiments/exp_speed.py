@@ -45,9 +45,21 @@ def _resize(x: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.asarray(im.resize((size, size), PILImage.BICUBIC)), 0, 1).astype(np.float32)
 
 
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo on Linux), else platform.processor(), else 'unknown'."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def machine() -> dict:
     """CPU/GPU description for the report."""
-    info = {"platform": platform.platform(), "processor": platform.processor() or "unknown",
+    info = {"platform": platform.platform(), "processor": cpu_name(),
             "cpu_count": os.cpu_count()}
     try:
         import torch

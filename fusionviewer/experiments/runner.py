@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import platform
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +15,7 @@ from . import (exp_blocksize, exp_comparison, exp_convergence, exp_multi, exp_no
                exp_tables)
 from .context import Config, Context, Section
 from .data import baselines_file, check_data_dir, parse_baselines, read_manifest
+from .exp_speed import cpu_name
 from .fusing import CLASSICAL, cnn_status
 from .targets import TargetMaker
 
@@ -105,7 +106,7 @@ def render(ctx: Context, sections: list[Section], seconds: float) -> str:
         f"{'quick' if cfg.quick else 'full'} run, seed {cfg.seed}, "
         f"pairs per task {'default' if cfg.pairs is None else cfg.pairs}) on "
         f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC in {seconds / 60:.1f} min "
-        f"on {platform.machine()} ({platform.processor() or 'unknown CPU'}). Every number below "
+        f"on {cpu_name()} ({os.cpu_count()} cores visible). Every number below "
         "was computed by this run; nothing is typed in by hand except the rows marked as "
         "published.",
         "",
