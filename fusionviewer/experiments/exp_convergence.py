@@ -98,7 +98,9 @@ def run(ctx: Context) -> Section:
     if all(v > 0 for _, y in losses.values() for v in y):
         ax.set_yscale("log")
     ax.set_xlabel(f"{xkey} (training {xkey}s)" if xkey != "epoch" else "epoch")
-    ax.set_ylabel("loss (unitless)")
+    gw = data.get("config", {}).get("grad_weight") if isinstance(data, dict) else None
+    ax.set_ylabel("loss (L1 + {:g} L1 of Sobel, images in [0, 1])".format(gw)
+                  if isinstance(gw, (int, float)) else "loss (unitless)", fontsize=8)
     ax.set_title("training loss", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
@@ -132,6 +134,16 @@ def run(ctx: Context) -> Section:
             facts.append(f"{data['parameters']:,} parameters")
         if isinstance(data.get("pairs"), list):
             facts.append(f"{len(data['pairs'])} training pairs")
+        logged = data.get("sha256")
+        if isinstance(logged, str):
+            from ..fusion.weights import default_weights_path, sha256_file
+
+            path = default_weights_path()
+            current = sha256_file(path) if path.is_file() else None
+            facts.append("weights SHA-256 in the log " + (
+                "matches the bundled file" if logged == current else
+                f"({logged[:12]}...) differs from the bundled file "
+                f"({(current or 'missing')[:12]}...): the curve is not that of these weights"))
     body = [f"Read from `models/{log.name}`, the log written when the bundled weights were "
             "trained (no retraining here)" + (f"; as logged: {'; '.join(facts)}" if facts else "")
             + "." + ("" if others else " The log holds no validation metric per iteration, "
