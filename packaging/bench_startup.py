@@ -71,7 +71,8 @@ def main() -> None:
             if opts.cold:
                 evict(Path(exe).parent)
             times = [timed(cmd, cwd, opts.root) - offset for _ in range(opts.runs)]
-            result[name] = {"first": round(times[0], 2), "median": round(statistics.median(times), 2)}
+            result[name] = {"first": round(times[0], 2),
+                            "median": round(statistics.median(times), 2)}
     print(json.dumps(result, indent=2))
 
 
