@@ -8,14 +8,22 @@ from pathlib import Path
 
 
 def app_root() -> Path:
-    """The folder holding resources/ and models/: the PyInstaller bundle or the source tree."""
+    """The folder holding resources/ and models/.
+
+    In order: $FUSIONVIEWER_ROOT, the PyInstaller bundle, the source tree (a checkout or an
+    editable install), then ``<prefix>/share/fusionviewer`` where a wheel installs them.
+    """
     override = os.environ.get("FUSIONVIEWER_ROOT")
     if override:
         return Path(override)
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return Path(bundle)
-    return Path(__file__).resolve().parent.parent
+    source_tree = Path(__file__).resolve().parent.parent
+    installed = Path(sys.prefix) / "share" / "fusionviewer"
+    if not (source_tree / "models").is_dir() and (installed / "models").is_dir():
+        return installed
+    return source_tree
 
 
 def resource_path(*parts: str) -> Path:
