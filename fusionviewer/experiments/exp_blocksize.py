@@ -49,7 +49,6 @@ def run(ctx: Context) -> Section:
     rows = []
     whole = {}  # whole-image fusion per pair, the reference of the tiled runs
     skipped = {}
-    first_time = {}  # seconds for the first pair at each i
 
     def run_one(i, pair) -> float:
         a, b, target = inputs[pair.key]
@@ -64,31 +63,26 @@ def run(ctx: Context) -> Section:
                      "dwhole_max": float(diff.max()), "dwhole_mean": float(diff.mean()), **m})
         return seconds
 
-    # Large tiles first: the cost grows about 4x per halving (a 64-px halo around every tile).
-    # Pass 1 runs every i on the first pair while the budget lasts (so the smallest tiles are
-    # reached); pass 2 adds the other pairs, i by i, as far as the budget allows.
+    # Large tiles first: the cost grows about 4x per halving (a halo around every tile). Each i
+    # runs on as many pairs as fit in half the remaining budget (all of it for the last i),
+    # at least one, so the budget reaches the small tiles; tasks are interleaved in `todo`.
     t_start = time.perf_counter()
     order = sorted((i for i in exps if i is not None), reverse=True)
     for pair in todo:
         run_one(None, pair)
     prev_time, prev_i = sum(r["time_s"] for r in rows) / max(1, len(rows)), 9
-    steps_total = len(order) * 2
     for n, i in enumerate(order):
         check_cancel(ctx.cancel)
         estimate = prev_time * 4.0 ** max(1, prev_i - i)
-        if estimate > cfg.block_budget_s - (time.perf_counter() - t_start):
-            skipped.update({i_label(j): prev_time * 4.0 ** (prev_i - j) for j in order[n:]})
+        remaining = cfg.block_budget_s - (time.perf_counter() - t_start)
+        if estimate > remaining:
+            skipped.update({i_label(j): estimate * 4.0 ** (i - j) for j in order[n:]})
             break
-        first_time[i] = prev_time = run_one(i, todo[0])
-        prev_i = i
-        report(ctx.progress, "block size", (n + 1) / steps_total)
-    for n, i in enumerate(first_time):
-        for pair in todo[1:]:
-            check_cancel(ctx.cancel)
-            if first_time[i] > cfg.block_budget_s - (time.perf_counter() - t_start):
-                break
-            run_one(i, pair)
-        report(ctx.progress, "block size", (len(order) + n + 1) / steps_total)
+        share = remaining if n == len(order) - 1 else remaining / 2
+        count = max(1, min(len(todo), int(share // max(estimate, 1e-9))))
+        times = [run_one(i, pair) for pair in todo[:count]]
+        prev_time, prev_i = sum(times) / len(times), i
+        report(ctx.progress, "block size", (n + 1) / len(order))
     exps = tuple(i for i in exps if i_label(i) not in skipped)
 
     metrics = [key for key in PLOT if rows and key in rows[0]]
@@ -124,14 +118,14 @@ def run(ctx: Context) -> Section:
         skip_note = (" Not run within this run's time budget for the study "
                      f"({cfg.block_budget_s:.0f} s): " + ", ".join(
                          f"i = {k} (estimated {v:.0f} s per pair)" for k, v in skipped.items())
-                     + "; estimates are the measured time at the smallest tile run times 4 per "
-                     "halving"
+                     + "; estimates are the measured time per pair at the smallest tile run, "
+                     "times 4 per halving"
                      + f". Each tile is processed with a {_halo()}-pixel halo of real neighbours, "
                      "so the work grows about fourfold per halving of the tile.")
     if any(counts[k] < len(todo) for k in counts):
         skip_note += (" Small tiles ran on fewer pairs where the budget required it (column "
-                      "'pairs'; every tile size on the first pair first, then the other pairs, "
-                      "one per task in turn).")
+                      "'pairs'; each tile size on as many pairs as fitted in half the remaining "
+                      "budget, tasks in turn).")
     body = [f"The CNN fused {len(todo)} val pairs ({', '.join(sorted(summary))}) in overlapping "
             "tiles of 2^i × 2^i pixels (blended by the inference module) and as a whole image. "
             "Time is the wall time per 256×256 pair on this machine (after one warm-up call); "

@@ -25,14 +25,22 @@ EXPERIMENTS = (exp_tables, exp_comparison, exp_blocksize, exp_noise, exp_converg
 WEIGHTS = (0.15, 0.2, 0.25, 0.2, 0.02, 0.03, 0.15)
 
 
-def weights_note() -> str:
-    """File name and SHA-256 of the bundled weights (or why there are none)."""
+def weights_sha() -> str | None:
+    """SHA-256 of the bundled weights file, None when there is none."""
     from ..fusion.weights import default_weights_path, sha256_file
 
     path = default_weights_path()
-    if not path.is_file():
-        return f"no weights file at `{path}`"
-    return f"`models/{path.name}`, SHA-256 `{sha256_file(path)}`"
+    return sha256_file(path) if path.is_file() else None
+
+
+def weights_note() -> str:
+    """File name and SHA-256 of the bundled weights (or why there are none)."""
+    from ..fusion.weights import default_weights_path
+
+    sha = weights_sha()
+    if sha is None:
+        return f"no weights file at `models/{default_weights_path().name}`"
+    return f"`models/{default_weights_path().name}`, SHA-256 `{sha}`"
 
 
 def shown_path(path: Path) -> str:
@@ -73,6 +81,7 @@ def run_experiments(config: Config, progress: ProgressCallback | None = None, ca
                     only: tuple[int, ...] | None = None) -> Path:
     """Run the experiments (all, or the numbers in ``only``) and write config.out/report.md."""
     config.out.mkdir(parents=True, exist_ok=True)
+    sha_start = weights_sha()
     ctx = make_context(config, progress=None, cancel=cancel)
     started = time.perf_counter()
     sections: list[Section] = []
@@ -90,7 +99,15 @@ def run_experiments(config: Config, progress: ProgressCallback | None = None, ca
         lo += w
     report(progress, "report", 1.0)
     path = config.out / "report.md"
-    path.write_text(render(ctx, sections, time.perf_counter() - started), encoding="utf-8")
+    text = render(ctx, sections, time.perf_counter() - started)
+    sha_end = weights_sha()
+    if sha_end != sha_start:  # the weights were replaced while this ran: say so at the top
+        warn = (f"\n**Warning: the CNN weights file changed during this run** (SHA-256 "
+                f"{(sha_start or 'none')[:16]}... at the start, {(sha_end or 'none')[:16]}... at "
+                "the end); the CNN numbers may mix the two. Run it again.\n")
+        head, rest = text.split("\n", 1)
+        text = head + "\n" + warn + rest
+    path.write_text(text, encoding="utf-8")
     return path
 
 
