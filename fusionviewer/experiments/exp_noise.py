@@ -111,9 +111,10 @@ def run(ctx: Context) -> Section:
             f"\n{len(todo)} val pairs ({', '.join(sorted({p.task for p in todo}))}), levels: "
             f"{', '.join(level_label(lv) for lv in levels)}. Change of each metric from the clean "
             "input (mean over pairs; negative = worse for every metric shown):\n"]
-    hdr = ["Method"] + [f"Δ{key} {level_label(lv)}" for key in DELTA for lv in levels[1:]]
-    body.append(table(hdr, [[LABELS[m]] + [deltas[m][lv][key] for key in DELTA
-                                           for lv in levels[1:]] for m in ctx.methods]))
+    hdr = ["Metric", "Method"] + [level_label(lv) for lv in levels[1:]]
+    body.append(table(hdr, [[key if j == 0 else "", LABELS[m]]
+                            + [deltas[m][lv][key] for lv in levels[1:]]
+                            for key in DELTA for j, m in enumerate(ctx.methods)]))
     for f in files:
         body.append(f"\n![{f}]({f})")
     body.append("\nData: `noise_per_pair.csv`, `noise_summary.json`.")
