@@ -40,12 +40,18 @@ def test_scoring_matches_the_metrics_module(harvard):
 
 def test_teacher_keeps_functional_signal(harvard):
     a, b = (read_gray_u8(p).astype(np.float64) for p in harvard_pair_paths("pet-mri", "25055.png"))
-    target, choice, m = teacher.best_target(a, b, 1)
+    target, choice, m = teacher.best_target(a, b, 1, lam=40.0)
     assert target.dtype == np.uint8 and target.shape == a.shape
-    assert choice in teacher.candidates(a, b, 1)
-    assert m["CClow"] >= teacher.CCLOW_MIN
-    assert teacher.select({"x": {"CClow": 0.5, "Qabf": 1, "VIF": 1, "SSIM": 1, "MI": 1},
-                           "y": {"CClow": 0.6, "Qabf": 0, "VIF": 0, "SSIM": 0, "MI": 0}}) == "y"
+    assert choice in teacher.candidate_names()
+    assert m["CClow"] >= 0.9  # a high CClow price picks a functional-faithful candidate
+    edgy = {"CClow": 0.5, "Qabf": 0.8, "VIF": 0.9, "SSIM": 1.3, "MI": 2.0}
+    faithful = {"CClow": 0.95, "Qabf": 0.5, "VIF": 0.6, "SSIM": 1.3, "MI": 2.0}
+    rows = {"edgy": edgy, "faithful": faithful}
+    assert teacher.select(rows, 0.0) == "edgy" and teacher.select(rows, 10.0) == "faithful"
+    # the price is the smallest that keeps the mean CClow of the picks at the floor
+    lam = teacher.calibrate([rows, {"edgy": edgy, "faithful": dict(faithful, CClow=0.6)}], 0.75)
+    picks = [teacher.select(r, lam) for r in (rows, {"edgy": edgy, "faithful": faithful})]
+    assert picks == ["faithful", "faithful"] and teacher.calibrate([rows], 0.4) == 0.0
 
 
 def test_tiny_training_run_reduces_loss_and_is_deterministic(harvard):

@@ -5,12 +5,12 @@ Candidates (functional source f = CT/PET/SPECT, known at training time only):
   of the functional source shifted by ``gb`` on the base layer and ``gd`` on the detail layer;
 - pyramid: 4-level Laplacian pyramid, per level either a soft max-absolute rule or a fixed
   functional weight (coarse levels leaning to the functional source).
-Each candidate is rounded to 8 bits and scored (``scoring.score_stack``); the pick maximises
-``2 Qabf + VIF + 0.5 SSIM + 0.2 MI`` among the candidates with ``CClow >= 0.87`` (the highest
-CClow if none reaches it). Every candidate's metrics are cached (JSON per pair), so the pick
-can be redone cheaply with other weights; the chosen candidate is recomputed (deterministic).
+Each candidate is rounded to 8 bits and scored (``scoring.score_stack``). The pick maximises
+``4 Qabf + VIF + 0.5 SSIM + 0.5 MI + lambda CClow``; ``lambda`` (one per task) is the smallest
+of 0, 1, ..., 40 for which the picks keep a mean CClow >= 0.87 over that task's training pairs,
+so functional fidelity is spent where it is cheapest. Every candidate's metrics are cached
+(JSON per pair); the chosen candidate is recomputed (deterministic).
 """
-
 from __future__ import annotations
 
 import json
@@ -27,10 +27,12 @@ from . import scoring
 from .data import Pair, load_pair
 
 TEACHER_VERSION = "teacher-v1"
-CCLOW_MIN = 0.87
-SCORE_WEIGHTS = {"Qabf": 2.0, "VIF": 1.0, "SSIM": 0.5, "MI": 0.2}
+CCLOW_MIN = 0.87  # mean CClow the teacher's targets must keep, per task, on the training pairs
+SCORE_WEIGHTS = {"Qabf": 4.0, "VIF": 1.0, "SSIM": 0.5, "MI": 0.5}
+LAMBDAS = tuple(float(x) for x in range(0, 41))  # CClow prices tried, smallest that suffices
 
-GFF_BIASES = [(1.0, 1.0), (2.0, 2.0), (3.0, 2.0), (2.0, 3.0), (3.0, 3.0), (4.0, 4.0)]
+GFF_BIASES = [(1.0, 1.0), (1.5, 1.5), (2.0, 1.0), (1.0, 2.0), (2.0, 2.0), (3.0, 2.0), (2.0, 3.0),
+              (3.0, 3.0), (4.0, 4.0)]
 
 
 def _logit(w: float) -> float:
@@ -87,14 +89,25 @@ def candidates(a: np.ndarray, b: np.ndarray, fun: int) -> dict[str, np.ndarray]:
     return out
 
 
-def select(rows: dict[str, dict], weights: dict | None = None,
-           cclow_min: float = CCLOW_MIN) -> str:
-    """Name of the best candidate given every candidate's metrics (see the module docstring)."""
-    weights = weights or SCORE_WEIGHTS
-    ok = [n for n, r in rows.items() if r["CClow"] >= cclow_min]
-    if not ok:
-        return max(rows, key=lambda n: rows[n]["CClow"])
-    return max(ok, key=lambda n: sum(w * rows[n][k] for k, w in weights.items()))
+def composite(metrics: dict[str, float], lam: float, weights: dict | None = None) -> float:
+    """The teacher's score of one candidate at CClow price ``lam``."""
+    w = weights or SCORE_WEIGHTS
+    return sum(v * metrics[k] for k, v in w.items()) + lam * metrics["CClow"]
+
+
+def select(rows: dict[str, dict], lam: float, weights: dict | None = None) -> str:
+    """Name of the best candidate given every candidate's metrics."""
+    return max(rows, key=lambda n: composite(rows[n], lam, weights))
+
+
+def calibrate(all_rows: list[dict[str, dict]], cclow_min: float = CCLOW_MIN,
+              weights: dict | None = None) -> float:
+    """Smallest CClow price whose picks keep a mean CClow >= cclow_min (the largest tried if none)."""
+    for lam in LAMBDAS:
+        picks = [select(r, lam, weights) for r in all_rows]
+        if np.mean([r[p]["CClow"] for r, p in zip(all_rows, picks)]) >= cclow_min:
+            return lam
+    return LAMBDAS[-1]
 
 
 def candidate(a: np.ndarray, b: np.ndarray, fun: int, name: str) -> np.ndarray:
@@ -105,18 +118,27 @@ def candidate(a: np.ndarray, b: np.ndarray, fun: int, name: str) -> np.ndarray:
     return pyramid_rule(a, b, fun, PYRAMID_RULES[name])
 
 
-def score_candidates(a: np.ndarray, b: np.ndarray, fun: int) -> dict[str, dict]:
-    """Metrics of every candidate of one pair."""
-    cands = candidates(a, b, fun)
-    names = list(cands)
-    sc = scoring.score_stack(np.stack([cands[n] for n in names]), a, b, (a, b)[fun])
-    return {n: {k: float(v[i]) for k, v in sc.items()} for i, n in enumerate(names)}
+def score_candidates(a: np.ndarray, b: np.ndarray, fun: int,
+                     known: dict | None = None) -> dict[str, dict]:
+    """Metrics of every candidate of one pair (only those missing from ``known`` are scored)."""
+    known = dict(known or {})
+    cands = {n: f for n, f in candidates(a, b, fun).items() if n not in known}
+    if cands:
+        names = list(cands)
+        sc = scoring.score_stack(np.stack([cands[n] for n in names]), a, b, (a, b)[fun])
+        known.update({n: {k: float(v[i]) for k, v in sc.items()} for i, n in enumerate(names)})
+    return {n: known[n] for n in candidate_names()}
 
 
-def best_target(a: np.ndarray, b: np.ndarray, fun: int) -> tuple[np.ndarray, str, dict]:
-    """The teacher's target (uint8), the chosen candidate's name and its metrics."""
+def candidate_names() -> list[str]:
+    return [f"gff-{gb:g}-{gd:g}" for gb, gd in GFF_BIASES] + list(PYRAMID_RULES)
+
+
+def best_target(a: np.ndarray, b: np.ndarray, fun: int, lam: float = 8.0
+                ) -> tuple[np.ndarray, str, dict]:
+    """The teacher's target (uint8) for one pair at CClow price ``lam``, its name and metrics."""
     rows = score_candidates(a, b, fun)
-    name = select(rows)
+    name = select(rows, lam)
     target = np.clip(np.rint(candidate(a, b, fun, name)), 0, 255).astype(np.uint8)
     return target, name, rows[name]
 
@@ -126,26 +148,38 @@ def build_targets(pairs: list[Pair], cache_dir: Path, *, weights: dict | None = 
                   cancel=None, log=print) -> list[dict]:
     """Teacher targets for ``pairs``; every candidate's metrics are cached in ``cache_dir``."""
     root = Path(cache_dir) / TEACHER_VERSION
-    out = []
+    rows_of = []
     for i, pair in enumerate(pairs):
         check_cancel(cancel)
         path = root / pair.task / (Path(pair.name).stem + ".json")
-        a, b = load_pair(pair)
-        af, bf = a.astype(np.float64), b.astype(np.float64)
-        if path.is_file():
-            rows = json.loads(path.read_text())
-        else:
-            rows = score_candidates(af, bf, pair.functional)
+        known = json.loads(path.read_text()) if path.is_file() else {}
+        if set(candidate_names()) - set(known):
+            a, b = load_pair(pair)
+            known = score_candidates(a.astype(np.float64), b.astype(np.float64),
+                                     pair.functional, known)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(rows))
+            tmp.write_text(json.dumps(known))
             tmp.replace(path)
-        choice = select(rows, weights, cclow_min)
-        target = np.clip(np.rint(candidate(af, bf, pair.functional, choice)), 0, 255)
-        out.append({"pair": pair, "a": a, "b": b, "target": target.astype(np.uint8),
-                    "choice": choice, "metrics": rows[choice]})
-        report(progress, "teacher targets", (i + 1) / len(pairs))
-        if log and (i % 25 == 0 or i == len(pairs) - 1):
-            log(f"teacher {i + 1}/{len(pairs)} {pair.key}: {choice} "
-                + " ".join(f"{k}={v:.3f}" for k, v in rows[choice].items()))
+        rows_of.append({n: known[n] for n in candidate_names()})
+        report(progress, "teacher targets", 0.9 * (i + 1) / len(pairs))
+        if log and (i % 50 == 0 or i == len(pairs) - 1):
+            log(f"teacher: scored {i + 1}/{len(pairs)} pairs")
+    lams = {t: calibrate([r for p, r in zip(pairs, rows_of) if p.task == t], cclow_min, weights)
+            for t in sorted({p.task for p in pairs})}
+    out = []
+    for pair, rows in zip(pairs, rows_of):
+        a, b = load_pair(pair)
+        choice = select(rows, lams[pair.task], weights)
+        target = candidate(a.astype(np.float64), b.astype(np.float64), pair.functional, choice)
+        out.append({"pair": pair, "a": a, "b": b, "lambda": lams[pair.task], "choice": choice,
+                    "target": np.clip(np.rint(target), 0, 255).astype(np.uint8),
+                    "metrics": rows[choice]})
+    report(progress, "teacher targets", 1.0)
+    if log:
+        for t, lam in lams.items():
+            recs = [r for r in out if r["pair"].task == t]
+            means = {k: np.mean([r["metrics"][k] for r in recs]) for k in recs[0]["metrics"]}
+            log(f"teacher {t}: lambda {lam:g}, target means "
+                + " ".join(f"{k}={v:.3f}" for k, v in means.items()))
     return out

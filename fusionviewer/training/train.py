@@ -121,6 +121,7 @@ def train(records: list[dict], cfg: TrainConfig, *, progress: ProgressCallback |
         "seconds": time.perf_counter() - start,
         "pairs": [r["pair"].key for r in records],
         "teacher_choices": {r["pair"].key: r["choice"] for r in records},
+        "lambdas": {r["pair"].task: r["lambda"] for r in records if "lambda" in r},
         "parameters": sum(p.numel() for p in model.parameters()),
         "hardware": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                     f"{cfg.threads} threads",
