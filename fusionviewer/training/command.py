@@ -27,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=192)
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--grad-weight", type=float, default=0.5, help="weight of the Sobel L1 term")
+    p.add_argument("--noise-prob", type=float, default=0.5,
+                   help="probability of Gaussian noise on a sample's inputs")
+    p.add_argument("--noise-max", type=float, default=12.0,
+                   help="largest noise sigma in grey levels (uniform 0..max)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
 
@@ -47,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     records = build_targets(pairs, args.cache)
     t_teacher = time.perf_counter() - t0
     cfg = TrainConfig(iterations=args.iterations, batch_size=args.batch_size, crop=args.crop,
-                      lr=args.lr, seed=args.seed, threads=args.threads)
+                      lr=args.lr, seed=args.seed, threads=args.threads,
+                      grad_weight=args.grad_weight, noise_prob=args.noise_prob,
+                      noise_max=args.noise_max)
     model, info = train(records, cfg)
     info["teacher_seconds"] = t_teacher
     info["total_seconds"] = time.perf_counter() - t0
