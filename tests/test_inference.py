@@ -128,3 +128,15 @@ def test_cancel_between_batches(harvard):
     with pytest.raises(Cancelled):
         fuse_cnn([vol, vol[::-1]], device="cpu", batch_size=2, progress=progress, cancel=flag)
     assert len(calls) == 2  # the start and one batch, then it stopped
+
+
+def test_registry_passes_a_weights_file_through(tmp_path):
+    """get_method("cnn") honours weights=: a file that fails its checksum is a ModelError."""
+    from fusionviewer.errors import ModelError
+    from fusionviewer.fusion import get_method
+
+    bad = tmp_path / "fusion_cnn.pt"
+    bad.write_bytes(b"not a torch file")
+    img = np.zeros((32, 32), dtype=np.float32)
+    with pytest.raises(ModelError):
+        get_method("cnn")([img, img], weights=bad)

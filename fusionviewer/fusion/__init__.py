@@ -24,7 +24,7 @@ DESCRIPTIONS = {
 
 
 def _fuse_cnn(images, *, progress=None, cancel=None, block_size=None, device="auto",
-              batch_size=None, **_ignored):
+              batch_size=None, weights=None, **_ignored):
     """The bundled CNN; imported on first use so the classical methods never need torch."""
     try:
         from .inference import fuse_cnn
@@ -33,7 +33,7 @@ def _fuse_cnn(images, *, progress=None, cancel=None, block_size=None, device="au
 
         raise ModelError(f"the CNN cannot be loaded: {exc}") from exc
     return fuse_cnn(images, progress=progress, cancel=cancel, block_size=block_size,
-                    device=device, batch_size=batch_size)
+                    device=device, batch_size=batch_size, weights=weights)
 
 
 def _classical(fn: Callable) -> Callable:
