@@ -41,11 +41,11 @@ class Config:
 
     @property
     def block_pairs(self) -> int | None:
-        return self._n(2, 1)
+        return self._n(4, 1)
 
     @property
     def noise_pairs(self) -> int | None:
-        return self._n(6, 1)
+        return self._n(10, 1)
 
     @property
     def block_exponents(self) -> tuple[int | None, ...]:

@@ -16,8 +16,22 @@ import numpy as np
 from .data import Pair
 
 
+def training_lambdas() -> dict[str, float]:
+    """Per-task CClow prices the bundled weights' teacher used (models/training_log.json)."""
+    import json
+
+    from ..paths import model_path
+
+    try:
+        log = json.loads(model_path("training_log.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    lam = log.get("lambdas") if isinstance(log, dict) else None
+    return {str(k): float(v) for k, v in lam.items()} if isinstance(lam, dict) else {}
+
+
 def find_teacher() -> tuple[Callable | None, str]:
-    """The teacher's public target function ``(a, b, functional) -> 0..255 image`` and a
+    """The teacher's public target function ``(a, b, functional, task) -> 0..255 image`` and a
     description; (None, why) when it is unavailable."""
     try:
         from ..training import teacher
@@ -26,19 +40,26 @@ def find_teacher() -> tuple[Callable | None, str]:
     best = getattr(teacher, "best_target", None)
     if best is None:
         return None, "fusionviewer.training.teacher has no best_target function"
+    lambdas = training_lambdas()
 
-    def make(a: np.ndarray, b: np.ndarray, functional: int) -> np.ndarray:
-        return best(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
-                    functional)[0]
+    def make(a: np.ndarray, b: np.ndarray, functional: int, task: str) -> np.ndarray:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if task in lambdas:  # the CClow price the training targets of this task used
+            return best(a, b, functional, lambdas[task])[0]
+        return best(a, b, functional)[0]
 
     version = getattr(teacher, "TEACHER_VERSION", "teacher")
     doc = (teacher.__doc__ or "").strip().splitlines()
     text = f"{version}: {doc[0].rstrip('.')}" if doc else version
     weights = getattr(teacher, "SCORE_WEIGHTS", None)
-    floor = getattr(teacher, "CCLOW_MIN", None)
-    if weights and floor is not None:  # the rule as the teacher module defines it
+    if weights:  # the rule as the teacher module defines it
         rule = " + ".join(f"{w:g} {k}" if w != 1 else k for k, w in weights.items())
-        text += f"; the pick maximises {rule} among candidates with CClow >= {floor:g}"
+        if lambdas:
+            text += (f"; the pick maximises {rule} + λ CClow with the per-task λ of the bundled "
+                     "weights' training log (" + ", ".join(f"{t} {v:g}" for t, v in
+                                                            lambdas.items()) + ")")
+        else:
+            text += f"; the pick maximises {rule} (teacher defaults)"
     return make, text
 
 
@@ -74,7 +95,7 @@ class TargetMaker:
             return None
         if pair.key not in self.cache:
             t0 = time.perf_counter()
-            target = self.fn(np.asarray(a), np.asarray(b), functional=pair.functional)
+            target = self.fn(a, b, pair.functional, pair.task)
             self.seconds[pair.key] = time.perf_counter() - t0
             t = np.asarray(target, dtype=np.float64)  # uint8 grid already; kept as float64
             self.cache[pair.key] = np.clip(np.rint(t), 0, 255)
