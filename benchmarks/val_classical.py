@@ -22,22 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from fusionviewer.fusion import get_method  # noqa: E402
 from fusionviewer.metrics import compute_metrics  # noqa: E402
+from fusionviewer.training.data import FUNCTIONAL_INDEX, TASK_FOLDERS, read_gray_u8  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 HARVARD = SHARED / "data" / "harvard"
-FOLDERS = {"ct-mri": ("ct", "mri"), "pet-mri": ("mri", "pet"), "spect-mri": ("mri", "spect")}
-FUNCTIONAL = {"ct-mri": 0, "pet-mri": 1, "spect-mri": 1}
 ROW_NAMES = {"average": "Average", "laplacian": "LP-4", "gff": "GFF"}
 KEYS = ["EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "Q0", "QW", "QE", "CClow"]
-
-
-def _gray(path: Path) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    arr = np.asarray(PILImage.open(path))
-    if arr.ndim == 3:
-        arr = np.rint(arr[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114])
-    return arr.astype(np.float64)
 
 
 def baseline_rows() -> dict[tuple[str, str], dict[str, float]]:
@@ -72,14 +62,14 @@ def main() -> None:
         manifest = [r for r in csv.DictReader(fh) if r["split"] == "val"]
     base = baseline_rows()
     report: dict = {}
-    for task, (fa, fb) in FOLDERS.items():
+    for task, (fa, fb) in TASK_FOLDERS.items():
         names = [r["name"] for r in manifest if r["task"] == task][::args.step]
         scores: dict[str, list[dict]] = {m: [] for m in methods}
         for name in names:
-            a, b = _gray(HARVARD / task / fa / name), _gray(HARVARD / task / fb / name)
+            a, b = (read_gray_u8(HARVARD / task / f / name).astype(np.float64) for f in (fa, fb))
             for m in methods:
                 fused = get_method(m)([a / 255.0, b / 255.0]) * 255.0
-                scores[m].append(compute_metrics(fused, [a, b], functional=FUNCTIONAL[task]))
+                scores[m].append(compute_metrics(fused, [a, b], functional=FUNCTIONAL_INDEX[task]))
         for m in methods:
             ours = {k: float(np.mean([s[k] for s in scores[m]])) for k in KEYS}
             ref = next((v for (t, row), v in base.items()

@@ -14,12 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..image import LUMA_WEIGHTS
-
-TASKS = ("ct-mri", "pet-mri", "spect-mri")
-# Folder of image a and image b per task, and which of the two is the functional source.
-TASK_FOLDERS = {"ct-mri": ("ct", "mri"), "pet-mri": ("mri", "pet"), "spect-mri": ("mri", "spect")}
-FUNCTIONAL_INDEX = {"ct-mri": 0, "pet-mri": 1, "spect-mri": 1}
+# Folder of image a and image b per task, which of the two is functional, the gray-protocol reader.
+from ..training.data import FUNCTIONAL_INDEX, TASK_FOLDERS, TASKS, read_gray_u8  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -94,25 +90,12 @@ def pick(pairs: list[Pair], n: int | None, seed: int) -> list[Pair]:
     return [pairs[min(len(pairs) - 1, int(offset + k * step))] for k in range(n)]
 
 
-def load_gray_u8(path: Path) -> np.ndarray:
-    """An 8-bit PNG as float64 gray on 0..255; RGB -> rint(0.299 R + 0.587 G + 0.114 B)."""
-    from PIL import Image as PILImage
-
-    try:
-        with PILImage.open(path) as im:
-            arr = np.asarray(im)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read image: {exc}", str(path)) from exc
-    if arr.ndim == 3:
-        arr = np.rint(arr[..., :3].astype(np.float64) @ LUMA_WEIGHTS)
-    return np.clip(arr.astype(np.float64), 0, 255)
-
-
 def load_pair(data_dir: Path, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     """Image a and image b of a pair as float64 gray 0..255 (see the module docstring)."""
     fa, fb = TASK_FOLDERS[pair.task]
     base = Path(data_dir) / pair.task
-    return load_gray_u8(base / fa / pair.name), load_gray_u8(base / fb / pair.name)
+    return (read_gray_u8(base / fa / pair.name).astype(np.float64),
+            read_gray_u8(base / fb / pair.name).astype(np.float64))
 
 
 _ROW_NAMES = {"IFCNN": "IFCNN-MAX", "DenseFuse": "DenseFuse"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..image import LUMA_WEIGHTS
 
 TASK_FOLDERS = {"ct-mri": ("ct", "mri"), "pet-mri": ("mri", "pet"), "spect-mri": ("mri", "spect")}
 FUNCTIONAL_INDEX = {"ct-mri": 0, "pet-mri": 1, "spect-mri": 1}  # which of (a, b) is CT/PET/SPECT
@@ -42,11 +43,12 @@ def read_gray_u8(path: Path) -> np.ndarray:
     from PIL import Image as PILImage
 
     try:
-        arr = np.asarray(PILImage.open(path))
-    except OSError as exc:
+        with PILImage.open(path) as im:
+            arr = np.asarray(im)
+    except (OSError, ValueError) as exc:
         raise InputError(f"cannot read image ({exc})", str(path)) from None
     if arr.ndim == 3:
-        arr = np.rint(arr[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114])
+        arr = np.rint(arr[..., :3].astype(np.float64) @ LUMA_WEIGHTS)
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
