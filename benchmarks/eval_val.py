@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fusionviewer.experiments.data import read_baseline_tables  # noqa: E402
 from fusionviewer.fusion import get_method  # noqa: E402
 from fusionviewer.metrics import compute_metrics  # noqa: E402
 from fusionviewer.training.data import TASKS, list_pairs, load_pair  # noqa: E402
@@ -118,27 +119,6 @@ def write_samples(folder: Path, methods: list[str]) -> None:
         PILImage.fromarray(strip).save(folder / name)
 
 
-def published_rows(path: Path) -> dict:
-    """{task: {method: {column: value}}} from the tables of shared/docs/baselines_val.md."""
-    rows: dict = {}
-    task, header = None, None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("### "):
-            task, header = line.split()[1], None
-        elif line.startswith("| Method") and task:
-            header = [c.strip() for c in line.strip("|").split("|")]
-        elif line.startswith("| ") and header and not line.startswith("|---"):
-            cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
-            vals = {}
-            for k, v in zip(header[1:], cells[1:]):
-                try:
-                    vals[k] = float(v)
-                except ValueError:
-                    pass
-            rows.setdefault(task, {})[cells[0]] = vals
-    return rows
-
-
 def plot_tradeoff(result: dict, path: Path, published: dict | None = None) -> None:
     """Qabf and VIF against CClow per task: our methods (filled) and published rows (open)."""
     import matplotlib
@@ -194,7 +174,7 @@ def main(argv=None) -> int:
         (args.out / "eval_val.json").write_text(json.dumps(results, indent=1))
         (args.out / "eval_val.md").write_text(text)
         shared = Path(__file__).resolve().parents[2] / "shared" / "docs" / "baselines_val.md"
-        pub = published_rows(shared) if shared.is_file() else None
+        pub = read_baseline_tables(shared) if shared.is_file() else None
         plot_tradeoff(results[0], args.out / "tradeoff.png", pub)
     if args.samples:
         write_samples(args.samples, args.methods)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -22,34 +21,13 @@ sys.path.insert(0, str(ROOT))
 
 from fusionviewer.fusion import get_method  # noqa: E402
 from fusionviewer.metrics import compute_metrics  # noqa: E402
+from fusionviewer.experiments.data import read_baseline_tables  # noqa: E402
 from fusionviewer.training.data import FUNCTIONAL_INDEX, TASK_FOLDERS, read_gray_u8  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 HARVARD = SHARED / "data" / "harvard"
 ROW_NAMES = {"average": "Average", "laplacian": "LP-4", "gff": "GFF"}
 KEYS = ["EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "Q0", "QW", "QE", "CClow"]
-
-
-def baseline_rows() -> dict[tuple[str, str], dict[str, float]]:
-    """(task, method row prefix) -> {metric: value} from baselines_val.md's tables."""
-    text = (SHARED / "docs" / "baselines_val.md").read_text()
-    rows, task, header = {}, None, None
-    for line in text.splitlines():
-        m = re.match(r"### (\S+)", line)
-        if m:
-            task = m.group(1)
-        elif line.startswith("| Method"):
-            header = [c.strip() for c in line.strip("|").split("|")]
-        elif line.startswith("| ") and task and header and not line.startswith("|---"):
-            cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
-            values = {}
-            for key, cell in zip(header[1:], cells[1:]):
-                try:
-                    values[key] = float(cell)
-                except ValueError:
-                    pass
-            rows[(task, cells[0])] = values
-    return rows
 
 
 def main() -> None:
@@ -60,7 +38,7 @@ def main() -> None:
     methods = args.methods.split(",")
     with open(HARVARD / "manifest.csv", newline="") as fh:
         manifest = [r for r in csv.DictReader(fh) if r["split"] == "val"]
-    base = baseline_rows()
+    base = read_baseline_tables(SHARED / "docs" / "baselines_val.md")
     report: dict = {}
     for task, (fa, fb) in TASK_FOLDERS.items():
         names = [r["name"] for r in manifest if r["task"] == task][::args.step]
@@ -72,8 +50,8 @@ def main() -> None:
                 scores[m].append(compute_metrics(fused, [a, b], functional=FUNCTIONAL_INDEX[task]))
         for m in methods:
             ours = {k: float(np.mean([s[k] for s in scores[m]])) for k in KEYS}
-            ref = next((v for (t, row), v in base.items()
-                        if t == task and row.startswith(ROW_NAMES.get(m, "?"))), {})
+            ref = next((v for row, v in base.get(task, {}).items()
+                        if row.startswith(ROW_NAMES.get(m, "?"))), {})
             report.setdefault(task, {})[m] = {
                 "pairs": len(names),
                 "ours": {k: round(v, 4) for k, v in ours.items()},

@@ -101,38 +101,50 @@ def load_pair(data_dir: Path, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
 _ROW_NAMES = {"IFCNN": "IFCNN-MAX", "DenseFuse": "DenseFuse"}
 
 
-def parse_baselines(path: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """Published rows of baselines_val.md: {task: {method: {column: value}}} (IFCNN, DenseFuse).
+def read_baseline_tables(path: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Every row of baselines_val.md's tables: {task: {row label: {column: value}}}.
 
-    Columns are those of the file (EN, SD, ..., CClow, ms/pair); bold marks are dropped.
+    Labels and cells lose their markdown emphasis (``**0.555**`` -> 0.555); non-numbers are skipped.
     """
-    text = Path(path).read_text(encoding="utf-8")
     out: dict[str, dict[str, dict[str, float]]] = {}
     task = None
     header: list[str] | None = None
-    for line in text.splitlines():
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         m = re.match(r"^###\s+(\S+)", line)
         if m:
             task, header = m.group(1), None
             continue
-        if task not in TASKS or not line.startswith("|"):
+        if task is None or not line.startswith("|"):
             continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        cells = [c.strip().replace("*", "") for c in line.strip().strip("|").split("|")]
         if cells[0] == "Method":
             header = cells
             continue
         if header is None or set(cells[0]) <= set("-: "):
             continue
-        for short, prefix in _ROW_NAMES.items():
-            if cells[0].startswith(prefix):
-                row = {}
-                for col, cell in zip(header[1:], cells[1:]):
-                    cell = cell.replace("*", "")
-                    try:
-                        row[col] = float(cell)
-                    except ValueError:
-                        continue
-                out.setdefault(task, {})[short] = row
+        row = {}
+        for col, cell in zip(header[1:], cells[1:]):
+            try:
+                row[col] = float(cell)
+            except ValueError:
+                continue
+        out.setdefault(task, {})[cells[0]] = row
+    return out
+
+
+def parse_baselines(path: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Published rows of baselines_val.md: {task: {method: {column: value}}} (IFCNN, DenseFuse).
+
+    Columns are those of the file (EN, SD, ..., CClow, ms/pair); bold marks are dropped.
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for task, rows in read_baseline_tables(path).items():
+        if task not in TASKS:
+            continue
+        for label, row in rows.items():
+            for short, prefix in _ROW_NAMES.items():
+                if label.startswith(prefix):
+                    out.setdefault(task, {})[short] = row
     return out
 
 
