@@ -140,3 +140,22 @@ def test_registry_passes_a_weights_file_through(tmp_path):
     img = np.zeros((32, 32), dtype=np.float32)
     with pytest.raises(ModelError):
         get_method("cnn")([img, img], weights=bad)
+
+
+def test_half_precision_model_runs_whole_and_tiled(harvard):
+    """The CUDA path runs the model in fp16: inputs and the tile context must follow its dtype
+    (a float32 context into an fp16 model once failed on the GPU). Checked with fp16 on CPU."""
+    import copy
+
+    from fusionviewer.fusion.inference import _fuse_tiled, _run_batch, load_model
+
+    a, b = _pair("spect-mri", 4)
+    stack = np.stack([a, b])
+    model = load_model(None, "cpu")
+    half = copy.deepcopy(model).half()
+    whole32 = _run_batch(model, stack[None], "cpu")[0]
+    whole16 = _run_batch(half, stack[None], "cpu")[0]
+    tiled16 = _fuse_tiled(half, stack, 64, "cpu", 4, None)
+    assert whole16.dtype == np.float32 and tiled16.shape == a.shape
+    assert np.abs(whole16 - whole32).max() * 255 < 2.0
+    assert np.abs(tiled16 - whole32).max() * 255 < 2.0

@@ -97,14 +97,24 @@ def _feather(h: int, w: int, top: int, left: int, bh: int, bw: int, halo: int) -
     return ramp(h, top, bh)[:, None] * ramp(w, left, bw)[None, :]
 
 
+def _input_tensor(model, batch: np.ndarray, device: str):
+    """``batch`` as the model's input: on ``device``, in the model's dtype (fp16 on CUDA),
+    channels-last on CUDA."""
+    import torch
+
+    x = torch.from_numpy(batch).to(device, dtype=next(model.parameters()).dtype)
+    if device.startswith("cuda"):
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def _run_batch(model, batch: np.ndarray, device: str, context=None) -> np.ndarray:
     import torch
 
     with torch.inference_mode():
-        x = torch.from_numpy(batch).to(device)
-        if device.startswith("cuda"):
-            x = x.half().contiguous(memory_format=torch.channels_last)
-            context = None if context is None else context.half()
+        x = _input_tensor(model, batch, device)
+        if context is not None:
+            context = context.to(x.dtype)
         y = model(x, context)
         return y[:, 0].float().cpu().numpy()
 
@@ -116,7 +126,8 @@ def _fuse_tiled(model, slice_stack: np.ndarray, block: int, device: str, batch_s
 
     n, h, w = slice_stack.shape
     with torch.inference_mode():
-        context = model.context(torch.from_numpy(slice_stack[None]).to(device))
+        context = model.context(_input_tensor(model, np.ascontiguousarray(slice_stack[None]),
+                                              device))
     align = 2 ** model.levels
     acc = np.zeros((h, w), np.float64)
     wsum = np.zeros((h, w), np.float64)

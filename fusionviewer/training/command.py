@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 
 from .data import TASKS, default_data_root, list_pairs
+from .config import TrainConfig
+
+DEFAULTS = TrainConfig()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,15 +35,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="probability of Gaussian noise on a sample's inputs")
     p.add_argument("--noise-max", type=float, default=12.0,
                    help="largest noise sigma in grey levels (uniform 0..max)")
+    p.add_argument("--sup-weight", type=float, default=DEFAULTS.sup_weight,
+                   help="weight of the imitation term (L1 + Sobel L1 to the teacher target)")
+    p.add_argument("--metric-weight", type=float, default=DEFAULTS.metric_weight,
+                   help="weight of the differentiable metric objective (0 = imitation only)")
+    p.add_argument("--qabf-weight", type=float, default=DEFAULTS.qabf_weight)
+    p.add_argument("--vif-weight", type=float, default=DEFAULTS.vif_weight)
+    p.add_argument("--ssim-weight", type=float, default=DEFAULTS.ssim_weight)
+    p.add_argument("--mi-weight", type=float, default=DEFAULTS.mi_weight)
+    p.add_argument("--cclow-target", type=float, default=DEFAULTS.cclow_target,
+                   help="per-image CClow below which the shortfall is penalised")
+    p.add_argument("--cclow-weight", type=float, default=DEFAULTS.cclow_weight)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu",
+                   help="training device (cpu, cuda); the bundled weights were trained on cpu")
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from .teacher import build_targets
-    from .train import TrainConfig, save_log, save_model, train
+    from .train import save_log, save_model, train
 
     torch.set_num_threads(max(1, args.threads))
     t0 = time.perf_counter()
@@ -54,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(iterations=args.iterations, batch_size=args.batch_size, crop=args.crop,
                       lr=args.lr, seed=args.seed, threads=args.threads,
                       grad_weight=args.grad_weight, noise_prob=args.noise_prob,
-                      noise_max=args.noise_max)
+                      noise_max=args.noise_max, sup_weight=args.sup_weight,
+                      metric_weight=args.metric_weight, qabf_weight=args.qabf_weight,
+                      vif_weight=args.vif_weight, ssim_weight=args.ssim_weight,
+                      mi_weight=args.mi_weight, cclow_target=args.cclow_target,
+                      cclow_weight=args.cclow_weight, device=args.device)
     model, info = train(records, cfg)
     info["teacher_seconds"] = t_teacher
     info["total_seconds"] = time.perf_counter() - t0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +20,8 @@ import torch.nn.functional as F
 
 from ..fusion.model import PyramidFusionNet
 from ..progress import ProgressCallback, check_cancel, report
-
-
-@dataclass
-class TrainConfig:
-    iterations: int = 800
-    batch_size: int = 8
-    crop: int = 192
-    lr: float = 3e-3
-    grad_weight: float = 0.5
-    noise_prob: float = 0.5
-    noise_max: float = 12.0  # grey levels (0..255)
-    seed: int = 0
-    threads: int = 2
-    model: dict = field(default_factory=lambda: {"levels": 4, "width": 24, "act_scale": 64.0})
+from . import losses
+from .config import TrainConfig
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -47,7 +35,8 @@ def seed_everything(seed: int, threads: int) -> None:
 
 
 def _sobel(x: torch.Tensor) -> torch.Tensor:
-    k = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], dtype=x.dtype)
+    k = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], dtype=x.dtype,
+                     device=x.device)
     kx, ky = k[None, None], k.t()[None, None]
     return torch.cat([F.conv2d(x, kx, padding=1), F.conv2d(x, ky, padding=1)], dim=1)
 
@@ -57,9 +46,25 @@ def loss_fn(pred: torch.Tensor, target: torch.Tensor, grad_weight: float) -> tor
     return F.l1_loss(pred, target) + grad_weight * F.l1_loss(_sobel(pred), _sobel(target))
 
 
+def metric_loss(pred: torch.Tensor, clean: torch.Tensor, fun: torch.Tensor,
+                cfg: TrainConfig) -> torch.Tensor:
+    """Metric objective on 0..255: -(4 Qabf + VIF + 0.5 SSIM + w MI)/5.5 + CClow shortfall."""
+    f = pred * 255.0
+    srcs = [clean[:, k:k + 1] * 255.0 for k in range(clean.shape[1])]
+    score = cfg.qabf_weight * losses.qabf(f, srcs, sharpness=cfg.qabf_sharpness)
+    for s in srcs:
+        score = score + cfg.vif_weight * losses.vifp(s, f) + cfg.ssim_weight * losses.ssim(s, f)
+        if cfg.mi_weight > 0:
+            score = score + cfg.mi_weight * losses.mutual_info(s, f)
+    funct = torch.where(fun[:, None, None, None] == 0, srcs[0], srcs[1])
+    short = F.relu(cfg.cclow_target - losses.cclow(f, funct))
+    return (-score / 5.5 + cfg.cclow_weight * short).mean()
+
+
 def sample_batch(records: list[dict], cfg: TrainConfig, rng: np.random.Generator):
-    """A training batch: inputs (B, 2, c, c) with augmentation and targets (B, 1, c, c)."""
-    xs, ys = [], []
+    """A training batch: noisy inputs (B, 2, c, c), targets (B, 1, c, c), clean inputs and the
+    index of the functional source per sample (B,)."""
+    xs, ys, cs, fs = [], [], [], []
     for _ in range(cfg.batch_size):
         rec = records[rng.integers(len(records))]
         stack = np.stack([rec["a"], rec["b"], rec["target"]]).astype(np.float32) / 255.0
@@ -71,22 +76,30 @@ def sample_batch(records: list[dict], cfg: TrainConfig, rng: np.random.Generator
         if rng.random() < 0.5:
             stack = stack[:, :, ::-1]
         src = stack[:2]
+        fun = rec["pair"].functional
         if rng.random() < 0.5:
             src = src[::-1]
+            fun = 1 - fun
+        cs.append(np.ascontiguousarray(src))
+        fs.append(fun)
         if rng.random() < cfg.noise_prob:
             sigma = rng.uniform(0.0, cfg.noise_max) / 255.0
             src = np.clip(src + rng.normal(0.0, sigma, src.shape).astype(np.float32), 0, 1)
         xs.append(np.ascontiguousarray(src))
         ys.append(np.ascontiguousarray(stack[2:]))
-    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+    return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys)),
+            torch.from_numpy(np.stack(cs)), torch.tensor(fs))
 
 
 def train(records: list[dict], cfg: TrainConfig, *, progress: ProgressCallback | None = None,
-          cancel=None, log=print) -> tuple[PyramidFusionNet, dict]:
+          cancel=None, log=print, init: dict | None = None) -> tuple[PyramidFusionNet, dict]:
     """Train a fresh network on teacher records; returns it and the training log (dict)."""
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     model = PyramidFusionNet(**cfg.model)
+    if init is not None:
+        model.load_state_dict(init)
+    model.to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     warm = max(1, cfg.iterations // 20)
 
@@ -102,8 +115,11 @@ def train(records: list[dict], cfg: TrainConfig, *, progress: ProgressCallback |
     model.train()
     for it in range(cfg.iterations):
         check_cancel(cancel)
-        x, y = sample_batch(records, cfg, rng)
-        loss = loss_fn(model(x), y, cfg.grad_weight)
+        x, y, clean, fun = (t.to(cfg.device) for t in sample_batch(records, cfg, rng))
+        pred = model(x)
+        loss = cfg.sup_weight * loss_fn(pred, y, cfg.grad_weight)
+        if cfg.metric_weight > 0:
+            loss = loss + cfg.metric_weight * metric_loss(pred, clean, fun, cfg)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -113,7 +129,7 @@ def train(records: list[dict], cfg: TrainConfig, *, progress: ProgressCallback |
         if log and (it % 50 == 0 or it == cfg.iterations - 1):
             log(f"iter {it + 1}/{cfg.iterations} loss {losses[-1]:.5f} "
                 f"({time.perf_counter() - start:.0f} s)")
-    model.eval()
+    model.eval().cpu()
     info = {
         "config": asdict(cfg),
         "iteration": list(range(1, len(losses) + 1)),

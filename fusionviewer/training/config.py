@@ -1,0 +1,31 @@
+"""Training hyper-parameters (torch-free, so the CLI can show the defaults without importing torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 800
+    batch_size: int = 8
+    crop: int = 192
+    lr: float = 3e-3
+    grad_weight: float = 0.5
+    noise_prob: float = 0.5
+    noise_max: float = 12.0  # grey levels (0..255)
+    # metric terms (0 = pure imitation): -(4 Qabf + VIF + 0.5 SSIM + mi_weight MI) / 5.5 of the
+    # clean sources, plus cclow_weight * relu(cclow_target - CClow) against the functional source
+    sup_weight: float = 1.0  # weight of the imitation (L1 + Sobel L1 to the teacher) term
+    metric_weight: float = 0.0
+    qabf_weight: float = 4.0
+    qabf_sharpness: float = 1.0  # < 1 widens Qabf's sigmoids in the loss (see losses.qabf)
+    vif_weight: float = 1.0
+    ssim_weight: float = 0.5
+    mi_weight: float = 0.0
+    cclow_target: float = 0.88
+    cclow_weight: float = 10.0
+    seed: int = 0
+    threads: int = 2
+    device: str = "cpu"  # training device; the bundled weights are trained on the CPU
+    model: dict = field(default_factory=lambda: {"levels": 4, "width": 24, "act_scale": 64.0})

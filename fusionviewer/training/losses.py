@@ -1,0 +1,165 @@
+"""Differentiable torch versions of the metrics the teacher and the net optimise.
+
+Qabf, VIF (sum of VIFPs), SSIM (sum over sources) and CClow follow shared/docs/metrics.md on
+0..255 images of shape (B, 1, H, W); they match ``fusionviewer.metrics`` up to the non-smooth
+corner cases (exact-zero tests become small epsilons), which ``tests/test_training.py`` checks.
+Used as training-loss terms and by the optimising teacher, never for reported numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+_EPS = 1e-6
+
+
+def _sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sobel (gx, gy) with zero padding as in metrics.md: gx right minus left, gy up minus down."""
+    p = F.pad(x, (1, 1, 1, 1))
+    vert = p[..., :-2, :] + 2.0 * p[..., 1:-1, :] + p[..., 2:, :]
+    gx = vert[..., 2:] - vert[..., :-2]
+    horz = p[..., :-2] + 2.0 * p[..., 1:-1] + p[..., 2:]
+    gy = horz[..., :-2, :] - horz[..., 2:, :]
+    return gx, gy
+
+
+def edge_maps(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edge strength and angle arctan(gy / gx) in (-pi/2, pi/2], smoothed where gx ~ 0."""
+    gx, gy = _sobel(x)
+    g = torch.sqrt(gx * gx + gy * gy + _EPS)
+    sgn = torch.where(gx >= 0, 1.0, -1.0)
+    a = torch.atan(gy / (gx + sgn * 1e-3))
+    return g, a
+
+
+def qabf(f: torch.Tensor, sources: list[torch.Tensor],
+         edges: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+         sharpness: float = 1.0) -> torch.Tensor:
+    """Xydeas-Petrovic Q^AB/F per image of the batch, shape (B,).
+
+    ``sharpness`` < 1 flattens the two sigmoids (kappa_g = -15 s, kappa_a = -22 s) so that
+    pixels whose fused edge is far from the source's still get a gradient; 1 is the metric.
+    """
+    gf, af = edge_maps(f)
+    edges = edges or [edge_maps(s) for s in sources]
+    num = 0.0
+    den = 0.0
+    for gs, as_ in edges:
+        g_rel = torch.minimum(gs, gf) / torch.maximum(gs, gf)
+        a_rel = 1.0 - (as_ - af).abs() / (math.pi / 2)
+        q = (0.9994 * torch.sigmoid(15.0 * sharpness * (g_rel - 0.5))
+             * 0.9879 * torch.sigmoid(22.0 * sharpness * (a_rel - 0.8)))
+        num = num + (q * gs).sum(dim=(-3, -2, -1))
+        den = den + gs.sum(dim=(-3, -2, -1))
+    return num / den.clamp_min(_EPS)
+
+
+def _gauss_kernel(n: int, dtype, device) -> torch.Tensor:
+    sd = n / 5.0
+    u = torch.arange(n, dtype=dtype, device=device) - (n - 1) / 2
+    w = torch.exp(-(u * u) / (2 * sd * sd))
+    return w / w.sum()
+
+
+def _valid(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' filtering of (B, C, H, W) with the 1-D window w."""
+    c = x.shape[1]
+    x = F.conv2d(x, w.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, w.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def vifp(ref: torch.Tensor, dist: torch.Tensor, sigma_n2: float = 2.0) -> torch.Tensor:
+    """Pixel-domain 4-scale VIF of dist with ref as reference, per image (B,)."""
+    x, y = ref, dist
+    num = 0.0
+    den = 0.0
+    for s in range(1, 5):
+        w = _gauss_kernel(2 ** (5 - s) + 1, x.dtype, x.device)
+        if s > 1:
+            x = _valid(x, w)[..., ::2, ::2]
+            y = _valid(y, w)[..., ::2, ::2]
+        mx, my = _valid(x, w), _valid(y, w)
+        sxx = (_valid(x * x, w) - mx * mx).clamp_min(0)
+        syy = (_valid(y * y, w) - my * my).clamp_min(0)
+        sxy = _valid(x * y, w) - mx * my
+        # float32 leaves ~1e-4 of rounding in the variance of flat areas: treat < 1e-3 as flat
+        # (and divide safely, or the masked-out branch sends NaN gradients)
+        flat = sxx < 1e-3
+        g = sxy / torch.where(flat, torch.ones_like(sxx), sxx)
+        ok = ~flat & (g >= 0)
+        g = torch.where(ok, g, torch.zeros_like(g))
+        sv = torch.where(ok, syy - g * sxy, syy).clamp_min(1e-10)
+        num = num + torch.log10(1 + g * g * sxx / (sv + sigma_n2)).sum(dim=(-3, -2, -1))
+        den = den + torch.log10(1 + sxx / sigma_n2).sum(dim=(-3, -2, -1))
+    return num / den.clamp_min(_EPS)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM over 7x7 uniform windows (sample statistics, L = 255), per image (B,)."""
+    n = 49.0
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def box(t):
+        return F.avg_pool2d(t, 7, 1) * n
+
+    sx, sy = box(x), box(y)
+    mx, my = sx / n, sy / n
+    vx = (box(x * x) - sx * mx) / (n - 1)
+    vy = (box(y * y) - sy * my) / (n - 1)
+    cxy = (box(x * y) - sx * my) / (n - 1)
+    m = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return m.mean(dim=(-3, -2, -1))
+
+
+def _gauss_blur4(x: torch.Tensor) -> torch.Tensor:
+    """scipy.ndimage.gaussian_filter(x, 4): 33 taps, 'reflect' (edge-including) borders."""
+    r = 16
+    u = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    w = torch.exp(-0.5 * (u / 4.0) ** 2)
+    w = w / w.sum()
+
+    def sym_pad(t, dim):
+        n = t.shape[dim]
+        idx = torch.arange(-r, n + r, device=t.device)
+        idx = torch.where(idx < 0, -idx - 1, idx)
+        idx = torch.where(idx >= n, 2 * n - idx - 1, idx)
+        return t.index_select(dim, idx.clamp(0, n - 1))
+
+    c = x.shape[1]
+    x = F.conv2d(sym_pad(x, -1), w.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(sym_pad(x, -2), w.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def cclow(f: torch.Tensor, fun: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of the sigma-4 blurs of f and the functional source, per image (B,)."""
+    a = _gauss_blur4(f)
+    b = _gauss_blur4(fun)
+    a = a - a.mean(dim=(-3, -2, -1), keepdim=True)
+    b = b - b.mean(dim=(-3, -2, -1), keepdim=True)
+    num = (a * b).sum(dim=(-3, -2, -1))
+    return num / torch.sqrt((a * a).sum(dim=(-3, -2, -1)) * (b * b).sum(dim=(-3, -2, -1)) + _EPS)
+
+
+def mutual_info(src: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """MI in nats between an 8-bit source and f, per image (B,): 256 x 256 joint histogram of the
+    source's grey levels and f linearly split between its two nearest levels (so it has a
+    gradient); equals metrics.md's MI when f holds whole grey levels."""
+    b = f.shape[0]
+    n = f[0].numel()
+    fv = f.reshape(b, -1).clamp(0, 255)
+    lo = fv.detach().floor().clamp(max=254)
+    w = fv - lo
+    sv = src.reshape(b, -1).round().clamp(0, 255).long()
+    base = torch.arange(b, device=f.device)[:, None] * 65536 + sv * 256 + lo.long()
+    joint = torch.zeros(b * 65536, dtype=f.dtype, device=f.device)
+    joint = joint.index_add(0, base.reshape(-1), (1 - w).reshape(-1))
+    joint = joint.index_add(0, (base + 1).reshape(-1), w.reshape(-1))
+    joint = joint.reshape(b, 256, 256) / n
+    ps = joint.sum(dim=2, keepdim=True)
+    pf = joint.sum(dim=1, keepdim=True)
+    ratio = joint / (ps * pf).clamp_min(1e-30)
+    terms = torch.where(joint > 0, joint * torch.log(ratio.clamp_min(1e-30)), torch.zeros_like(joint))
+    return terms.sum(dim=(1, 2)).clamp_min(0)
