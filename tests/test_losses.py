@@ -62,3 +62,8 @@ def test_short_metric_training_raises_the_objective(harvard):
     _, info = train(recs, cfg, log=None)
     assert all(np.isfinite(info["loss"]))
     assert np.mean(info["loss"][-8:]) < np.mean(info["loss"][:8]) - 0.02
+
+
+def test_metric_training_rejects_crops_too_small_for_vif():
+    with pytest.raises(ValueError, match="too small"):
+        train([], TrainConfig(crop=32, metric_weight=1.0), log=None)

@@ -57,6 +57,7 @@ def test_teacher_keeps_functional_signal(harvard):
 def test_tiny_training_run_reduces_loss_and_is_deterministic(harvard):
     recs = _records()
     cfg = TrainConfig(iterations=40, batch_size=2, crop=96, lr=1e-2, threads=1, noise_prob=0.0,
+                      sup_weight=1.0, metric_weight=0.0,  # imitation only: the loss is L1
                       model={"levels": 3, "width": 8, "act_scale": 64.0})
     m1, info1 = train(recs, cfg, log=None)
     m2, info2 = train(recs, cfg, log=None)

@@ -98,9 +98,13 @@ def run(ctx: Context) -> Section:
     if all(v > 0 for _, y in losses.values() for v in y):
         ax.set_yscale("log")
     ax.set_xlabel(f"{xkey} (training {xkey}s)" if xkey != "epoch" else "epoch")
-    gw = data.get("config", {}).get("grad_weight") if isinstance(data, dict) else None
-    ax.set_ylabel("loss (L1 + {:g} L1 of Sobel, images in [0, 1])".format(gw)
-                  if isinstance(gw, (int, float)) else "loss (unitless)", fontsize=8)
+    cfg = data.get("config") if isinstance(data, dict) else None
+    if isinstance(cfg, dict):
+        from ..training.config import loss_label
+
+        ax.set_ylabel(loss_label(cfg), fontsize=7)
+    else:
+        ax.set_ylabel("loss (unitless)", fontsize=8)
     ax.set_title("training loss", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)

@@ -26,14 +26,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pair-stride", type=int, default=2,
                    help="use every k-th training pair of the manifest (default 2)")
     p.add_argument("--max-pairs", type=int, default=None, help="cap on the number of pairs")
-    p.add_argument("--iterations", type=int, default=800)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--crop", type=int, default=192)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--grad-weight", type=float, default=0.5, help="weight of the Sobel L1 term")
-    p.add_argument("--noise-prob", type=float, default=0.5,
+    p.add_argument("--iterations", type=int, default=DEFAULTS.iterations)
+    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    p.add_argument("--crop", type=int, default=DEFAULTS.crop)
+    p.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    p.add_argument("--grad-weight", type=float, default=DEFAULTS.grad_weight,
+                   help="weight of the Sobel L1 term")
+    p.add_argument("--noise-prob", type=float, default=DEFAULTS.noise_prob,
                    help="probability of Gaussian noise on a sample's inputs")
-    p.add_argument("--noise-max", type=float, default=12.0,
+    p.add_argument("--noise-max", type=float, default=DEFAULTS.noise_max,
                    help="largest noise sigma in grey levels (uniform 0..max)")
     p.add_argument("--sup-weight", type=float, default=DEFAULTS.sup_weight,
                    help="weight of the imitation term (L1 + Sobel L1 to the teacher target)")
@@ -44,10 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ssim-weight", type=float, default=DEFAULTS.ssim_weight)
     p.add_argument("--mi-weight", type=float, default=DEFAULTS.mi_weight)
     p.add_argument("--cclow-target", type=float, default=DEFAULTS.cclow_target,
-                   help="per-image CClow below which the shortfall is penalised")
+                   help="batch-mean CClow below which the shortfall is penalised")
     p.add_argument("--cclow-weight", type=float, default=DEFAULTS.cclow_weight)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    p.add_argument("--threads", type=int, default=DEFAULTS.threads)
     p.add_argument("--device", default="cpu",
                    help="training device (cpu, cuda); the bundled weights were trained on cpu")
 
