@@ -2,8 +2,11 @@
 
 Samples are random crops of (sources, target) with rot90/flip, random source order and Gaussian
 noise on the inputs only (sigma 0..12 grey levels, the paper's "disturbance"), so the net learns
-to give the clean teacher fusion from noisy inputs. Loss: L1 on pixels + L1 on Sobel gradients.
-The loss of every iteration goes to a JSON log and a convergence-curve PNG.
+to give the clean teacher fusion from noisy inputs. Loss: ``sup_weight`` x (L1 on pixels + L1 on
+Sobel gradients), plus, when ``metric_weight`` > 0, the metric objective of ``metric_loss``
+(differentiable Qabf, VIF, SSIM, MI and a CClow shortfall against the clean sources; the bundled
+weights use imitation only). The loss of every iteration goes to a JSON log and a convergence-curve
+PNG.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch.nn.functional as F
 
 from ..fusion.model import PyramidFusionNet
 from ..progress import ProgressCallback, check_cancel, report
-from . import losses
+from . import losses as metric_terms
 from .config import TrainConfig, loss_label
 
 
@@ -48,18 +51,18 @@ def loss_fn(pred: torch.Tensor, target: torch.Tensor, grad_weight: float) -> tor
 
 def metric_loss(pred: torch.Tensor, clean: torch.Tensor, fun: torch.Tensor,
                 cfg: TrainConfig) -> torch.Tensor:
-    """Metric objective on 0..255: -(4 Qabf + VIF + 0.5 SSIM + w MI)/5.5 + CClow shortfall."""
+    """Metric objective on 0..255: -(weighted Qabf + VIF + SSIM + MI) / 5.5 + CClow shortfall."""
     f = pred * 255.0
     srcs = [clean[:, k:k + 1] * 255.0 for k in range(clean.shape[1])]
-    score = cfg.qabf_weight * losses.qabf(f, srcs, sharpness=cfg.qabf_sharpness)
+    score = cfg.qabf_weight * metric_terms.qabf(f, srcs, sharpness=cfg.qabf_sharpness)
     for s in srcs:
-        score = score + cfg.vif_weight * losses.vifp(s, f) + cfg.ssim_weight * losses.ssim(s, f)
+        score = score + cfg.vif_weight * metric_terms.vifp(s, f) + cfg.ssim_weight * metric_terms.ssim(s, f)
         if cfg.mi_weight > 0:
-            score = score + cfg.mi_weight * losses.mutual_info(s, f)
+            score = score + cfg.mi_weight * metric_terms.mutual_info(s, f)
     funct = torch.where(fun[:, None, None, None] == 0, srcs[0], srcs[1])
     # the floor is on the mean CClow over pairs, so the batch mean is constrained: a per-image
     # hinge lets the few slices with a tiny functional signal pull every output to a copy of it
-    short = F.relu(cfg.cclow_target - losses.cclow(f, funct).mean())
+    short = F.relu(cfg.cclow_target - metric_terms.cclow(f, funct).mean())
     return -score.mean() / 5.5 + cfg.cclow_weight * short
 
 
@@ -94,16 +97,13 @@ def sample_batch(records: list[dict], cfg: TrainConfig, rng: np.random.Generator
 
 
 def train(records: list[dict], cfg: TrainConfig, *, progress: ProgressCallback | None = None,
-          cancel=None, log=print, init: dict | None = None) -> tuple[PyramidFusionNet, dict]:
+          cancel=None, log=print) -> tuple[PyramidFusionNet, dict]:
     """Train a fresh network on teacher records; returns it and the training log (dict)."""
     if cfg.metric_weight > 0 and cfg.crop < 64:
         raise ValueError(f"crop {cfg.crop} is too small for the metric terms (VIF needs >= 64)")
     seed_everything(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    model = PyramidFusionNet(**cfg.model)
-    if init is not None:
-        model.load_state_dict(init)
-    model.to(cfg.device)
+    model = PyramidFusionNet(**cfg.model).to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     warm = max(1, cfg.iterations // 20)
 
