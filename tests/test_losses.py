@@ -67,3 +67,20 @@ def test_short_metric_training_raises_the_objective(harvard):
 def test_metric_training_rejects_crops_too_small_for_vif():
     with pytest.raises(ValueError, match="too small"):
         train([], TrainConfig(crop=32, metric_weight=1.0), log=None)
+
+
+def test_optimised_teacher_raises_the_objective_and_keeps_the_functional_signal(harvard):
+    from fusionviewer.training.optimised_teacher import optimise_pair
+
+    a, b = (read_gray_u8(p) for p in harvard_pair_paths("pet-mri", "25055.png"))
+    a, b = a[64:192, 64:192], b[64:192, 64:192]
+    target, hist = optimise_pair(a, b, 1, steps=25)
+    assert target.dtype == np.uint8 and target.shape == a.shape
+    assert hist[-1] > hist[0] + 0.05
+    sc = scoring.score_stack(target[None].astype(float), a.astype(float), b.astype(float),
+                             b.astype(float))
+    assert sc["CClow"][0] > 0.8
+    # a convex combination of the sources' bands: its mean lies between theirs (within rounding
+    # and clipping), no stretching
+    means = sorted([float(a.mean()), float(b.mean())])
+    assert means[0] - 3 <= float(target.mean()) <= means[1] + 3
