@@ -146,21 +146,28 @@ class PyramidFusionNet(nn.Module):
         return self.out(z).reshape(b, n, 2 * self.levels + 1, h, w)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        b, n, h, w = x.shape
         logits = self.weight_logits(x, context)
-        bands = self.pyramid.decompose(x)  # each (B, N, h_l, w_l)
-        fused = []
-        for level, band in enumerate(bands):
-            size = band.shape[-2:]
-            # output channels: (bias, gain) per band level, then the base bias
-            lg = logits[:, :, 2 * level:2 * level + 2]
-            lg = F.interpolate(lg.reshape(b, -1, *lg.shape[-2:]), size=size, mode="bilinear",
-                               align_corners=False).reshape(b, n, -1, *size)
-            if level < self.levels:
-                act = local_mean3(band.abs())
-                z = lg[:, :, 0] + F.softplus(lg[:, :, 1] + 2.0) * (self.act_scale * act)
-            else:
-                z = lg[:, :, 0]
-            wts = torch.softmax(z, dim=1)
-            fused.append((wts * band).sum(dim=1, keepdim=True))
-        return self.pyramid.reconstruct(fused).clamp(0.0, 1.0)
+        return fuse_bands(self.pyramid, self.pyramid.decompose(x), logits, self.act_scale)
+
+
+def fuse_bands(pyramid: LaplacianPyramid, bands: list[torch.Tensor], logits: torch.Tensor,
+               act_scale: float) -> torch.Tensor:
+    """Fuse the sources' pyramid bands (each (B, N, h_l, w_l)) with the weight maps ``logits``
+    (B, N, 2L+1, h, w): per level softmax over sources of bias + gain * local |band|; in [0, 1]."""
+    b, n = logits.shape[:2]
+    levels = len(bands) - 1
+    fused = []
+    for level, band in enumerate(bands):
+        size = band.shape[-2:]
+        # output channels: (bias, gain) per band level, then the base bias
+        lg = logits[:, :, 2 * level:2 * level + 2]
+        lg = F.interpolate(lg.reshape(b, -1, *lg.shape[-2:]), size=size, mode="bilinear",
+                           align_corners=False).reshape(b, n, -1, *size)
+        if level < levels:
+            act = local_mean3(band.abs())
+            z = lg[:, :, 0] + F.softplus(lg[:, :, 1] + 2.0) * (act_scale * act)
+        else:
+            z = lg[:, :, 0]
+        wts = torch.softmax(z, dim=1)
+        fused.append((wts * band).sum(dim=1, keepdim=True))
+    return pyramid.reconstruct(fused).clamp(0.0, 1.0)

@@ -163,3 +163,17 @@ def mutual_info(src: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     ratio = joint / (ps * pf).clamp_min(1e-30)
     terms = torch.where(joint > 0, joint * torch.log(ratio.clamp_min(1e-30)), torch.zeros_like(joint))
     return terms.sum(dim=(1, 2)).clamp_min(0)
+
+
+def metric_score(f: torch.Tensor, sources: list[torch.Tensor], *, qabf_weight: float = 4.0,
+                 vif_weight: float = 1.0, ssim_weight: float = 0.5, mi_weight: float = 0.5,
+                 qabf_sharpness: float = 1.0,
+                 edges: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+    """Weighted Qabf + sum over sources of VIFP, SSIM and MI, per image (B,); the objective the
+    metric-loss training and the optimising teacher maximise."""
+    score = qabf_weight * qabf(f, sources, edges, sharpness=qabf_sharpness)
+    for s in sources:
+        score = score + vif_weight * vifp(s, f) + ssim_weight * ssim(s, f)
+        if mi_weight > 0:
+            score = score + mi_weight * mutual_info(s, f)
+    return score

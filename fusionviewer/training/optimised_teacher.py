@@ -21,27 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..fusion.model import FastPyramid, local_mean3
+from ..fusion.model import FastPyramid, fuse_bands
 from . import losses
 from .data import TASKS, list_pairs, load_pair
 
 VERSION = "teacher-opt-v1"
-
-
-def _fuse(logits: torch.Tensor, bands: list[torch.Tensor], levels: int, act_scale: float):
-    """PyramidFusionNet's fusion step for given (1, N, 2L+1, h, w) logit maps; 0..1 output."""
-    b, n, _, h, w = logits.shape
-    out = []
-    for level, band in enumerate(bands):
-        size = band.shape[-2:]
-        lg = F.interpolate(logits[:, :, 2 * level:2 * level + 2].reshape(b, -1, h, w), size=size,
-                           mode="bilinear", align_corners=False).reshape(b, n, -1, *size)
-        if level < levels:
-            z = lg[:, :, 0] + F.softplus(lg[:, :, 1] + 2.0) * (act_scale * local_mean3(band.abs()))
-        else:
-            z = lg[:, :, 0]
-        out.append((torch.softmax(z, dim=1) * band).sum(dim=1, keepdim=True))
-    return FastPyramid(levels).reconstruct(out).clamp(0.0, 1.0)
 
 
 def optimise_pair(a: np.ndarray, b: np.ndarray, fun: int, *, steps: int = 150,
@@ -52,7 +36,8 @@ def optimise_pair(a: np.ndarray, b: np.ndarray, fun: int, *, steps: int = 150,
     bt = torch.from_numpy(np.asarray(b, np.float32))[None, None]
     srcs = [at, bt]
     edges = [losses.edge_maps(s) for s in srcs]
-    bands = FastPyramid(levels).decompose(torch.cat(srcs, dim=1) / 255.0)
+    pyramid = FastPyramid(levels)
+    bands = pyramid.decompose(torch.cat(srcs, dim=1) / 255.0)
     h, w = at.shape[-2] // 8 or 1, at.shape[-1] // 8 or 1
     logits = torch.zeros(1, 2, 2 * levels + 1, h, w)
     logits[:, :, 1:2 * levels:2] = -2.0  # start near the network's initial gains
@@ -60,18 +45,15 @@ def optimise_pair(a: np.ndarray, b: np.ndarray, fun: int, *, steps: int = 150,
     opt = torch.optim.Adam([logits], lr=lr)
     history = []
     for _ in range(steps):
-        f = _fuse(logits, bands, levels, act_scale) * 255.0
-        score = 4.0 * losses.qabf(f, srcs, edges)
-        for s in srcs:
-            score = score + losses.vifp(s, f) + 0.5 * losses.ssim(s, f)
-            score = score + 0.5 * losses.mutual_info(s, f)
+        f = fuse_bands(pyramid, bands, logits, act_scale) * 255.0
+        score = losses.metric_score(f, srcs, edges=edges)  # 4 Qabf + VIF + 0.5 SSIM + 0.5 MI
         score = score - 100.0 * F.relu(cclow_target - losses.cclow(f, srcs[fun]))
         opt.zero_grad()
         (-score.sum()).backward()
         opt.step()
         history.append(float(score.detach()))
     with torch.no_grad():
-        f = _fuse(logits, bands, levels, act_scale)[0, 0].numpy() * 255.0
+        f = fuse_bands(pyramid, bands, logits, act_scale)[0, 0].numpy() * 255.0
     return np.clip(np.rint(f), 0, 255).astype(np.uint8), history
 
 

@@ -54,11 +54,9 @@ def metric_loss(pred: torch.Tensor, clean: torch.Tensor, fun: torch.Tensor,
     """Metric objective on 0..255: -(weighted Qabf + VIF + SSIM + MI) / 5.5 + CClow shortfall."""
     f = pred * 255.0
     srcs = [clean[:, k:k + 1] * 255.0 for k in range(clean.shape[1])]
-    score = cfg.qabf_weight * metric_terms.qabf(f, srcs, sharpness=cfg.qabf_sharpness)
-    for s in srcs:
-        score = score + cfg.vif_weight * metric_terms.vifp(s, f) + cfg.ssim_weight * metric_terms.ssim(s, f)
-        if cfg.mi_weight > 0:
-            score = score + cfg.mi_weight * metric_terms.mutual_info(s, f)
+    score = metric_terms.metric_score(f, srcs, qabf_weight=cfg.qabf_weight,
+                                      vif_weight=cfg.vif_weight, ssim_weight=cfg.ssim_weight,
+                                      mi_weight=cfg.mi_weight, qabf_sharpness=cfg.qabf_sharpness)
     funct = torch.where(fun[:, None, None, None] == 0, srcs[0], srcs[1])
     # the floor is on the mean CClow over pairs, so the batch mean is constrained: a per-image
     # hinge lets the few slices with a tiny functional signal pull every output to a copy of it
