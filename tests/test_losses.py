@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from harvard_data import harvard_pair_paths, read_gray_u8
+from fusionviewer.errors import InputError
 from fusionviewer.training import losses, scoring, teacher
 from fusionviewer.training.data import list_pairs
 from fusionviewer.training.train import TrainConfig, metric_loss, train
@@ -65,7 +66,7 @@ def test_short_metric_training_raises_the_objective(harvard):
 
 
 def test_metric_training_rejects_crops_too_small_for_vif():
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(InputError, match="too small"):
         train([], TrainConfig(crop=32, metric_weight=1.0), log=None)
 
 

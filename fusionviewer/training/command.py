@@ -66,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
     if args.max_pairs:
         pairs = pairs[:args.max_pairs]
     print(f"{len(pairs)} training pairs (train split only), teacher cache {args.cache}")
-    records = build_targets(pairs, args.cache)
-    t_teacher = time.perf_counter() - t0
     cfg = TrainConfig(iterations=args.iterations, batch_size=args.batch_size, crop=args.crop,
                       lr=args.lr, seed=args.seed, threads=args.threads,
                       grad_weight=args.grad_weight, noise_prob=args.noise_prob,
@@ -76,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
                       vif_weight=args.vif_weight, ssim_weight=args.ssim_weight,
                       mi_weight=args.mi_weight, cclow_target=args.cclow_target,
                       cclow_weight=args.cclow_weight, device=args.device)
+    records = build_targets(pairs, args.cache)
+    t_teacher = time.perf_counter() - t0
     model, info = train(records, cfg)
     info["teacher_seconds"] = t_teacher
     info["total_seconds"] = time.perf_counter() - t0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import InputError
+
 
 @dataclass
 class TrainConfig:
@@ -31,6 +33,11 @@ class TrainConfig:
     threads: int = 2
     device: str = "cpu"  # training device; the bundled weights are trained on the CPU
     model: dict = field(default_factory=lambda: {"levels": 4, "width": 24, "act_scale": 64.0})
+
+    def __post_init__(self) -> None:
+        if self.metric_weight > 0 and self.crop < 64:
+            raise InputError(f"crop {self.crop} is too small for the metric terms "
+                             "(VIF needs >= 64)")
 
 
 def loss_label(cfg: dict) -> str:

@@ -69,7 +69,12 @@ def main(argv=None) -> int:
     p.add_argument("--part", default="0/1", help="k/n: only every n-th pair from the k-th")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    k, n = (int(v) for v in args.part.split("/"))
+    try:
+        k, n = (int(v) for v in args.part.split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        p.error(f"--part must be k/n with 0 <= k < n, got {args.part!r}")
     pairs = list_pairs(split="train", tasks=tuple(args.tasks))[::args.pair_stride][k::n]
     t0 = time.perf_counter()
     for i, pair in enumerate(pairs):
