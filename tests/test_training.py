@@ -93,3 +93,24 @@ def test_train_command_writes_weights_checksum_log_and_curve(harvard, tmp_path):
     assert (out.parent / "convergence.png").stat().st_size > 1000
     assert sum(p.numel() for p in model.parameters()) == log["parameters"]
     assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
+
+
+def test_train_command_with_the_optimised_teacher_caches_and_reuses_its_targets(harvard, tmp_path):
+    from fusionviewer.cli import main
+
+    out = tmp_path / "m" / "fusion_cnn.pt"
+    argv = ["train", "--teacher", "optimised", "--teacher-steps", "3", "--tasks", "pet-mri",
+            "--max-pairs", "2", "--pair-stride", "20", "--iterations", "2", "--batch-size", "2",
+            "--crop", "64", "--threads", "1", "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    assert main(argv) == 0
+    cached = sorted((tmp_path / "cache" / "teacher-opt-v1-3steps" / "pet-mri").glob("*.png"))
+    assert len(cached) == 2  # step counts other than the default get their own folder
+    log = json.loads((out.parent / "training_log.json").read_text())
+    assert log["teacher"] == "optimised" and len(log["pairs"]) == 2
+    assert set(log["teacher_choices"].values()) == {"optimised"}
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    first = weights.load_checkpoint(out)["state_dict"]
+    assert main(argv) == 0  # second run: targets read from the cache, same weights
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+    for k, v in weights.load_checkpoint(out)["state_dict"].items():
+        assert torch.equal(v, first[k])

@@ -22,6 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-dir", type=Path, default=None,
                    help="folder for training_log.json and convergence.png (default: beside "
                         "--out, where the experiments report finds the log)")
+    p.add_argument("--teacher", choices=("select", "optimised"), default="select",
+                   help="targets: 'select' = best of 14 classical fusions (teacher-v1), "
+                        "'optimised' = per-pair metric-optimised outputs (teacher-opt-v1)")
+    p.add_argument("--teacher-batch", type=int, default=1,
+                   help="pairs the optimised teacher fits together (32 on a GPU)")
+    p.add_argument("--teacher-steps", type=int, default=150,
+                   help="Adam steps per pair of the optimised teacher (cached per step count)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--pair-stride", type=int, default=2,
                    help="use every k-th training pair of the manifest (default 2)")
@@ -56,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from .optimised_teacher import build_optimised_targets
     from .teacher import build_targets
     from .train import save_log, save_model, train
 
@@ -74,9 +82,15 @@ def run(args: argparse.Namespace) -> int:
                       vif_weight=args.vif_weight, ssim_weight=args.ssim_weight,
                       mi_weight=args.mi_weight, cclow_target=args.cclow_target,
                       cclow_weight=args.cclow_weight, device=args.device)
-    records = build_targets(pairs, args.cache)
+    if args.teacher == "optimised":
+        records = build_optimised_targets(pairs, args.cache, device=args.device,
+                                          batch=max(1, args.teacher_batch),
+                                          steps=max(1, args.teacher_steps))
+    else:
+        records = build_targets(pairs, args.cache)
     t_teacher = time.perf_counter() - t0
     model, info = train(records, cfg)
+    info["teacher"] = args.teacher
     info["teacher_seconds"] = t_teacher
     info["total_seconds"] = time.perf_counter() - t0
     digest = save_model(model, args.out)

@@ -6,9 +6,10 @@ No network is involved: the maps of one pair are fitted by Adam to maximise
 ``losses``). The network can represent every such target exactly, so imitating them is the next
 lever for issue 4 (models/README.md: on pet-mri training pairs these targets reach Qabf ~0.74 at
 CClow ~0.88). Targets are cached as 8-bit PNGs; about 19 s per 256x256 pair at 150 steps on
-2 CPU cores.
+2 CPU cores; on a GPU use ``--device cuda --batch 32``.
 
     python -m fusionviewer.training.optimised_teacher --cache cache [--steps 150] [--pair-stride 2]
+        [--device cuda --batch 32]
 """
 
 from __future__ import annotations
@@ -23,50 +24,119 @@ import torch.nn.functional as F
 
 from ..fusion.model import FastPyramid, fuse_bands
 from . import losses
-from .data import TASKS, list_pairs, load_pair
+from ..progress import ProgressCallback, check_cancel, report
+from .data import TASKS, Pair, list_pairs, load_pair, read_gray_u8
 
 VERSION = "teacher-opt-v1"
+DEFAULT_STEPS = 150
 
 
-def optimise_pair(a: np.ndarray, b: np.ndarray, fun: int, *, steps: int = 150,
-                  cclow_target: float = 0.87, lr: float = 0.1, levels: int = 4,
-                  act_scale: float = 64.0) -> tuple[np.ndarray, list[float]]:
-    """The optimised 8-bit target of one gray pair (0..255) and the objective per step."""
-    at = torch.from_numpy(np.asarray(a, np.float32))[None, None]
-    bt = torch.from_numpy(np.asarray(b, np.float32))[None, None]
+def cache_folder(cache_dir: Path, steps: int = DEFAULT_STEPS) -> Path:
+    """Where targets of this objective and step count are cached (other step counts apart)."""
+    return Path(cache_dir) / (VERSION if steps == DEFAULT_STEPS else f"{VERSION}-{steps}steps")
+
+
+def optimise_batch(a: np.ndarray, b: np.ndarray, fun: np.ndarray, *,
+                   steps: int = DEFAULT_STEPS,
+                   cclow_target: float = 0.87, lr: float = 0.1, levels: int = 4,
+                   act_scale: float = 64.0, qabf_weight: float = 4.0, vif_weight: float = 1.0,
+                   ssim_weight: float = 0.5, mi_weight: float = 0.5, device: str = "cpu"
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Optimised 8-bit targets (B, H, W) of gray pairs a, b (B, H, W; 0..255) with functional
+    source index fun (B,), and the objective per step and pair (steps, B). Pairs are independent
+    in exact arithmetic, not bit for bit: Adam turns rounding-level gradients in flat areas into
+    full steps, so batch size and device move targets by a few grey levels (same objective)."""
+    at = torch.as_tensor(np.asarray(a, np.float32), device=device)[:, None]
+    bt = torch.as_tensor(np.asarray(b, np.float32), device=device)[:, None]
     srcs = [at, bt]
+    funct = torch.where(torch.as_tensor(np.asarray(fun), device=device)[:, None, None, None] == 0,
+                        at, bt)
     edges = [losses.edge_maps(s) for s in srcs]
     pyramid = FastPyramid(levels)
     bands = pyramid.decompose(torch.cat(srcs, dim=1) / 255.0)
     h, w = at.shape[-2] // 8 or 1, at.shape[-1] // 8 or 1
-    logits = torch.zeros(1, 2, 2 * levels + 1, h, w)
+    logits = torch.zeros(at.shape[0], 2, 2 * levels + 1, h, w, device=device)
     logits[:, :, 1:2 * levels:2] = -2.0  # start near the network's initial gains
     logits.requires_grad_(True)
     opt = torch.optim.Adam([logits], lr=lr)
     history = []
     for _ in range(steps):
         f = fuse_bands(pyramid, bands, logits, act_scale) * 255.0
-        score = losses.metric_score(f, srcs, edges=edges)  # 4 Qabf + VIF + 0.5 SSIM + 0.5 MI
-        score = score - 100.0 * F.relu(cclow_target - losses.cclow(f, srcs[fun]))
+        score = losses.metric_score(f, srcs, edges=edges, qabf_weight=qabf_weight,
+                                    vif_weight=vif_weight, ssim_weight=ssim_weight,
+                                    mi_weight=mi_weight)
+        score = score - 100.0 * F.relu(cclow_target - losses.cclow(f, funct))
         opt.zero_grad()
         (-score.sum()).backward()
         opt.step()
-        history.append(float(score.detach()))
+        history.append(score.detach().cpu().numpy())
     with torch.no_grad():
-        f = fuse_bands(pyramid, bands, logits, act_scale)[0, 0].numpy() * 255.0
-    return np.clip(np.rint(f), 0, 255).astype(np.uint8), history
+        f = fuse_bands(pyramid, bands, logits, act_scale)[:, 0].cpu().numpy() * 255.0
+    return np.clip(np.rint(f), 0, 255).astype(np.uint8), np.array(history)
+
+
+def optimise_pair(a: np.ndarray, b: np.ndarray, fun: int, **kwargs) -> tuple[np.ndarray, list[float]]:
+    """The optimised 8-bit target of one gray pair (0..255) and the objective per step."""
+    target, history = optimise_batch(np.asarray(a)[None], np.asarray(b)[None], np.array([fun]),
+                                     **kwargs)
+    return target[0], [float(v) for v in history[:, 0]]
+
+
+def build_optimised_targets(pairs: list[Pair], cache_dir: Path, *, steps: int = DEFAULT_STEPS,
+                            device: str = "cpu", batch: int = 1,
+                            progress: ProgressCallback | None = None, cancel=None,
+                            log=print) -> list[dict]:
+    """Training records (pair, a, b, target) with optimised targets; missing ones are computed
+    and cached as PNG in ``cache_folder(cache_dir, steps)``/<task>/<name>."""
+    from PIL import Image as PILImage
+
+    root = cache_folder(cache_dir, steps)
+    todo = [q for q in pairs if not (root / q.task / q.name).is_file()]
+    if log:
+        log(f"optimised teacher: {len(pairs) - len(todo)} of {len(pairs)} targets cached, "
+            f"{len(todo)} to compute on {device}")
+    t0 = time.perf_counter()
+    for i in range(0, len(todo), max(1, batch)):
+        check_cancel(cancel)
+        chunk = todo[i:i + max(1, batch)]
+        loaded = [load_pair(q) for q in chunk]
+        targets, hist = optimise_batch(np.stack([a for a, _ in loaded]),
+                                       np.stack([b for _, b in loaded]),
+                                       np.array([q.functional for q in chunk]), steps=steps,
+                                       device=device)
+        for pair, target in zip(chunk, targets):
+            path = root / pair.task / pair.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.png")
+            PILImage.fromarray(target).save(tmp)
+            tmp.replace(path)
+        done = i + len(chunk)
+        report(progress, "teacher targets", 0.9 * done / len(todo))
+        if log:
+            log(f"optimised teacher: {done}/{len(todo)} (objective {hist[0].mean():.3f} -> "
+                f"{hist[-1].mean():.3f}, {time.perf_counter() - t0:.0f} s)")
+    out = []
+    for pair in pairs:
+        a, b = load_pair(pair)
+        target = read_gray_u8(root / pair.task / pair.name)
+        if target.shape != a.shape:
+            raise ValueError(f"cached target {root / pair.task / pair.name} is {target.shape}, "
+                             f"the pair is {a.shape}: delete it to recompute")
+        out.append({"pair": pair, "a": a, "b": b, "target": target, "choice": "optimised"})
+    report(progress, "teacher targets", 1.0)
+    return out
 
 
 def main(argv=None) -> int:
-    from PIL import Image as PILImage
-
     p = argparse.ArgumentParser(description="cache optimised teacher targets (experimental)")
     p.add_argument("--cache", type=Path, default=Path("cache"))
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--pair-stride", type=int, default=2)
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--part", default="0/1", help="k/n: only every n-th pair from the k-th")
+    p.add_argument("--batch", type=int, default=1, help="pairs optimised together (GPU: 32)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -75,20 +145,11 @@ def main(argv=None) -> int:
             raise ValueError
     except ValueError:
         p.error(f"--part must be k/n with 0 <= k < n, got {args.part!r}")
+    if args.batch < 1 or args.steps < 1:
+        p.error("--batch and --steps must be >= 1")
     pairs = list_pairs(split="train", tasks=tuple(args.tasks))[::args.pair_stride][k::n]
-    t0 = time.perf_counter()
-    for i, pair in enumerate(pairs):
-        path = args.cache / VERSION / pair.task / pair.name
-        if path.is_file():
-            continue
-        a, b = load_pair(pair)
-        target, hist = optimise_pair(a, b, pair.functional, steps=args.steps)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.png")
-        PILImage.fromarray(target).save(tmp)
-        tmp.replace(path)
-        print(f"{i + 1}/{len(pairs)} {pair.key}: objective {hist[0]:.3f} -> {hist[-1]:.3f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    build_optimised_targets(pairs, args.cache, steps=args.steps, device=args.device,
+                            batch=args.batch)
     return 0
 
 
