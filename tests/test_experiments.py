@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from harvard_data import SHARED
+from harvard_data import SHARED, harvard_pair_paths, read_gray_u8
 from fusionviewer.cli import main
 from fusionviewer.experiments import Config, run_experiments
 from fusionviewer.experiments.data import parse_baselines
@@ -146,3 +146,19 @@ def test_missing_data_and_nonempty_output(tmp_path, capsys):
     (tmp_path / "full" / "x.txt").write_text("x")
     rc = main(["experiments", "--out", str(tmp_path / "full"), "--data", str(tmp_path)])
     assert rc == 2 and "not empty" in capsys.readouterr().err
+
+
+def test_targets_follow_the_teacher_named_in_the_training_log(harvard, monkeypatch):
+    from fusionviewer.experiments import targets
+    from fusionviewer.experiments.data import Pair as ExpPair
+
+    a, b = (read_gray_u8(p)[64:192, 64:192] for p in harvard_pair_paths("pet-mri", "25055.png"))
+    monkeypatch.setattr(targets, "training_log", lambda: {"teacher": "optimised"})
+    maker = targets.TargetMaker(steps=3)
+    assert "optimised_teacher.optimise_pair" in maker.note and "3 steps" in maker.note
+    pair = ExpPair("pet-mri", "25055.png", 25, 55, "val")
+    t = maker.get(pair, a.astype(float), b.astype(float))
+    assert t.shape == a.shape and np.array_equal(t, np.rint(t)) and 0 <= t.min() <= t.max() <= 255
+    monkeypatch.setattr(targets, "training_log", lambda: {"lambdas": {"pet-mri": 7}})
+    select = targets.TargetMaker()
+    assert "teacher.best_target" in select.note and "pet-mri 7" in select.note

@@ -16,8 +16,8 @@ import numpy as np
 from .data import Pair
 
 
-def training_lambdas() -> dict[str, float]:
-    """Per-task CClow prices the bundled weights' teacher used (models/training_log.json)."""
+def training_log() -> dict:
+    """The bundled weights' training log (models/training_log.json); {} when unreadable."""
     import json
 
     from ..paths import model_path
@@ -26,13 +26,39 @@ def training_lambdas() -> dict[str, float]:
         log = json.loads(model_path("training_log.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    lam = log.get("lambdas") if isinstance(log, dict) else None
+    return log if isinstance(log, dict) else {}
+
+
+def training_lambdas() -> dict[str, float]:
+    """Per-task CClow prices the bundled weights' teacher used (models/training_log.json)."""
+    lam = training_log().get("lambdas")
     return {str(k): float(v) for k, v in lam.items()} if isinstance(lam, dict) else {}
 
 
-def find_teacher() -> tuple[Callable | None, str]:
-    """The teacher's public target function ``(a, b, functional, task) -> 0..255 image`` and a
-    description; (None, why) when it is unavailable."""
+def find_optimised_teacher(steps: int | None = None) -> tuple[Callable | None, str]:
+    """The optimising teacher as a target function and a description (see find_teacher)."""
+    try:
+        from ..training import optimised_teacher as ot
+    except ImportError as exc:
+        return None, f"no optimised teacher available ({exc})"
+    steps = steps or ot.DEFAULT_STEPS
+
+    def make(a: np.ndarray, b: np.ndarray, functional: int, task: str) -> np.ndarray:
+        return ot.optimise_pair(a, b, functional, steps=steps)[0]
+
+    text = (f"`fusionviewer.training.optimised_teacher.optimise_pair`, {ot.VERSION}: the "
+            "network's own output maps fitted per pair by Adam to 4 Qabf + VIF + 0.5 SSIM + "
+            f"0.5 MI with CClow kept >= 0.87, {steps} steps"
+            + ("" if steps == ot.DEFAULT_STEPS else f" (training used {ot.DEFAULT_STEPS})"))
+    return make, text
+
+
+def find_teacher(steps: int | None = None) -> tuple[Callable | None, str]:
+    """The target function ``(a, b, functional, task) -> 0..255 image`` of the teacher the
+    bundled weights were trained on, and a description; (None, why) when it is unavailable.
+    ``steps`` caps the optimising teacher's Adam steps (quick runs)."""
+    if training_log().get("teacher") == "optimised":
+        return find_optimised_teacher(steps)
     try:
         from ..training import teacher
     except ImportError as exc:
@@ -50,7 +76,8 @@ def find_teacher() -> tuple[Callable | None, str]:
 
     version = getattr(teacher, "TEACHER_VERSION", "teacher")
     doc = (teacher.__doc__ or "").strip().splitlines()
-    text = f"{version}: {doc[0].rstrip('.')}" if doc else version
+    text = "`fusionviewer.training.teacher.best_target`, " + (
+        f"{version}: {doc[0].rstrip('.')}" if doc else version)
     weights = getattr(teacher, "SCORE_WEIGHTS", None)
     if weights:  # the rule as the teacher module defines it
         rule = " + ".join(f"{w:g} {k}" if w != 1 else k for k, w in weights.items())
@@ -66,9 +93,10 @@ def find_teacher() -> tuple[Callable | None, str]:
 class TargetMaker:
     """Builds (and caches per pair) the teacher's target on the 0..255 grid, timing each."""
 
-    def __init__(self, fn: Callable | None = None, description: str = ""):
+    def __init__(self, fn: Callable | None = None, description: str = "",
+                 steps: int | None = None):
         if fn is None and not description:
-            fn, description = find_teacher()
+            fn, description = find_teacher(steps)
         self.fn = fn
         self.description = description
         self.cache: dict[str, np.ndarray] = {}
@@ -85,7 +113,7 @@ class TargetMaker:
             return (f"none: {self.description}; the target-based metrics (RMSE, PSNR_R, SSIM_R, "
                     "REL) are omitted.")
         return ("the teacher's target image of our supervised training pipeline "
-                "(`fusionviewer.training.teacher.best_target`, " + self.description.rstrip(".")
+                "(" + self.description.rstrip(".")
                 + "), built here for each val pair; the paper's targets are its own database "
                 "of fusion results, which is not available.")
 
