@@ -81,7 +81,8 @@ def test_train_command_writes_weights_checksum_log_and_curve(harvard, tmp_path):
     from fusionviewer.cli import main
 
     out = tmp_path / "m" / "fusion_cnn.pt"
-    rc = main(["train", "--tasks", "ct-mri", "--max-pairs", "2", "--pair-stride", "20",
+    rc = main(["train", "--teacher", "select", "--tasks", "ct-mri", "--max-pairs", "2",
+               "--pair-stride", "20",
                "--iterations", "3", "--batch-size", "2", "--crop", "64", "--threads", "1",
                "--cache", str(tmp_path / "cache"), "--out", str(out)])
     assert rc == 0
@@ -114,3 +115,20 @@ def test_train_command_with_the_optimised_teacher_caches_and_reuses_its_targets(
     assert [p.stat().st_mtime_ns for p in cached] == stamps
     for k, v in weights.load_checkpoint(out)["state_dict"].items():
         assert torch.equal(v, first[k])
+
+
+def test_training_defaults_are_the_recipe_of_the_bundled_weights():
+    import argparse
+    from dataclasses import asdict
+
+    from fusionviewer.paths import model_path
+    from fusionviewer.training.command import add_arguments
+    from fusionviewer.training.config import TrainConfig
+
+    log = json.loads(model_path("training_log.json").read_text(encoding="utf-8"))
+    assert asdict(TrainConfig()) == log["config"]
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args([])
+    assert args.teacher == log["teacher"] and args.pair_stride == 2
+    assert len(log["pairs"]) == len(list_pairs(split="train")[::2])

@@ -22,9 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-dir", type=Path, default=None,
                    help="folder for training_log.json and convergence.png (default: beside "
                         "--out, where the experiments report finds the log)")
-    p.add_argument("--teacher", choices=("select", "optimised"), default="select",
-                   help="targets: 'select' = best of 14 classical fusions (teacher-v1), "
-                        "'optimised' = per-pair metric-optimised outputs (teacher-opt-v1)")
+    p.add_argument("--teacher", choices=("optimised", "select"), default="optimised",
+                   help="targets: 'optimised' = per pair, the network's output maps fitted to "
+                        "the metrics (teacher-opt-v1, the bundled weights'; ~20 s per pair on "
+                        "a CPU, cached); 'select' = best of 14 classical fusions (teacher-v1)")
     p.add_argument("--teacher-batch", type=int, default=1,
                    help="pairs the optimised teacher fits together (32 on a GPU)")
     p.add_argument("--teacher-steps", type=int, default=150,

@@ -9,14 +9,15 @@ from ..errors import InputError
 
 @dataclass
 class TrainConfig:
-    iterations: int = 800
-    batch_size: int = 8
-    crop: int = 192
+    iterations: int = 2000
+    batch_size: int = 16
+    crop: int = 256
     lr: float = 3e-3
     grad_weight: float = 0.5
     noise_prob: float = 0.5
     noise_max: float = 12.0  # grey levels (0..255)
-    # Defaults reproduce the bundled weights (imitation only). The optional metric objective
+    # Defaults reproduce the bundled weights (imitation only, of the optimised teacher's
+    # targets: ``python -m fusionviewer.training`` with no options). The optional metric objective
     # (metric_weight > 0): -(qabf_weight Qabf + vif_weight VIF + ssim_weight SSIM + mi_weight MI)
     # / 5.5 against the clean sources, plus cclow_weight * relu(cclow_target - batch-mean CClow);
     # models/README.md reports what it gave.
