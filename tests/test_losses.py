@@ -103,3 +103,17 @@ def test_optimised_teacher_batch_scores_each_pair_as_alone(harvard):
         # into full steps, so targets differ by a few grey levels, not the objective
         assert h[-1] == pytest.approx(hist[-1, k], rel=0.05)
         assert np.abs(alone.astype(int) - targets[k]).mean() < 4
+
+
+def test_prepared_sources_give_the_same_objective_and_gradient(harvard):
+    a, b = (torch.from_numpy(read_gray_u8(p)[64:192, 64:192].astype(np.float32))[None, None]
+            for p in harvard_pair_paths("spect-mri", "29014.png"))
+    f = (0.3 * a + 0.7 * b + 5.0).clamp(0, 255).requires_grad_(True)
+    plain = losses.metric_score(f, [a, b]) - losses.cclow(f, b)
+    (g_plain,) = torch.autograd.grad(plain.sum(), f)
+    prepared = (losses.metric_score(f, [a, b], prepared=losses.prepare_sources([a, b]))
+                - losses.cclow(f, b, losses.cclow_reference(b)))
+    (g_prep,) = torch.autograd.grad(prepared.sum(), f)
+    assert float(prepared.detach()) == pytest.approx(float(plain.detach()), abs=1e-5)
+    assert torch.allclose(g_prep, g_plain, atol=1e-6)
+    assert float(g_plain.abs().sum()) > 0

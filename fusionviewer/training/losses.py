@@ -71,18 +71,31 @@ def _valid(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, w.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def vifp(ref: torch.Tensor, dist: torch.Tensor, sigma_n2: float = 2.0) -> torch.Tensor:
-    """Pixel-domain 4-scale VIF of dist with ref as reference, per image (B,)."""
-    x, y = ref, dist
-    num = 0.0
-    den = 0.0
+def vif_reference(ref: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+    """Per VIF scale, the reference's (x, local mean, local variance, window): what ``vifp``
+    needs of ``ref``, computed once when the reference is fixed (the optimising teacher)."""
+    x = ref
+    stats = []
     for s in range(1, 5):
         w = _gauss_kernel(2 ** (5 - s) + 1, x.dtype, x.device)
         if s > 1:
             x = _valid(x, w)[..., ::2, ::2]
-            y = _valid(y, w)[..., ::2, ::2]
-        mx, my = _valid(x, w), _valid(y, w)
+        mx = _valid(x, w)
         sxx = (_valid(x * x, w) - mx * mx).clamp_min(0)
+        stats.append((x, mx, sxx, w))
+    return stats
+
+
+def vifp(ref: torch.Tensor, dist: torch.Tensor, sigma_n2: float = 2.0,
+         ref_stats: list | None = None) -> torch.Tensor:
+    """Pixel-domain 4-scale VIF of dist with ref as reference, per image (B,)."""
+    y = dist
+    num = 0.0
+    den = 0.0
+    for s, (x, mx, sxx, w) in enumerate(ref_stats or vif_reference(ref), start=1):
+        if s > 1:
+            y = _valid(y, w)[..., ::2, ::2]
+        my = _valid(y, w)
         syy = (_valid(y * y, w) - my * my).clamp_min(0)
         sxy = _valid(x * y, w) - mx * my
         # float32 leaves ~1e-4 of rounding in the variance of flat areas: treat < 1e-3 as flat
@@ -97,19 +110,26 @@ def vifp(ref: torch.Tensor, dist: torch.Tensor, sigma_n2: float = 2.0) -> torch.
     return num / den.clamp_min(_EPS)
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _box7(t: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(t, 7, 1) * 49.0
+
+
+def ssim_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 7x7 window sums of x and x^2 that ``ssim`` needs of a fixed first image."""
+    return _box7(x), _box7(x * x)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor,
+         x_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Mean SSIM over 7x7 uniform windows (sample statistics, L = 255), per image (B,)."""
     n = 49.0
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def box(t):
-        return F.avg_pool2d(t, 7, 1) * n
-
-    sx, sy = box(x), box(y)
+    sx, sxx = x_stats or ssim_reference(x)
+    sy = _box7(y)
     mx, my = sx / n, sy / n
-    vx = (box(x * x) - sx * mx) / (n - 1)
-    vy = (box(y * y) - sy * my) / (n - 1)
-    cxy = (box(x * y) - sx * my) / (n - 1)
+    vx = (sxx - sx * mx) / (n - 1)
+    vy = (_box7(y * y) - sy * my) / (n - 1)
+    cxy = (_box7(x * y) - sx * my) / (n - 1)
     m = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     return m.mean(dim=(-3, -2, -1))
 
@@ -133,12 +153,18 @@ def _gauss_blur4(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(sym_pad(x, -2), w.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def cclow(f: torch.Tensor, fun: torch.Tensor) -> torch.Tensor:
+def cclow_reference(fun: torch.Tensor) -> torch.Tensor:
+    """The centred sigma-4 blur of the functional source that ``cclow`` needs of it."""
+    b = _gauss_blur4(fun)
+    return b - b.mean(dim=(-3, -2, -1), keepdim=True)
+
+
+def cclow(f: torch.Tensor, fun: torch.Tensor, fun_blur: torch.Tensor | None = None
+          ) -> torch.Tensor:
     """Pearson correlation of the sigma-4 blurs of f and the functional source, per image (B,)."""
     a = _gauss_blur4(f)
-    b = _gauss_blur4(fun)
+    b = cclow_reference(fun) if fun_blur is None else fun_blur
     a = a - a.mean(dim=(-3, -2, -1), keepdim=True)
-    b = b - b.mean(dim=(-3, -2, -1), keepdim=True)
     num = (a * b).sum(dim=(-3, -2, -1))
     return num / torch.sqrt((a * a).sum(dim=(-3, -2, -1)) * (b * b).sum(dim=(-3, -2, -1)) + _EPS)
 
@@ -165,15 +191,29 @@ def mutual_info(src: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return terms.sum(dim=(1, 2)).clamp_min(0)
 
 
+def prepare_sources(sources: list[torch.Tensor]) -> dict:
+    """Everything ``metric_score`` computes of fixed sources (edges, VIF and SSIM statistics)."""
+    return {"edges": [edge_maps(s) for s in sources],
+            "vif": [vif_reference(s) for s in sources],
+            "ssim": [ssim_reference(s) for s in sources]}
+
+
 def metric_score(f: torch.Tensor, sources: list[torch.Tensor], *, qabf_weight: float = 4.0,
                  vif_weight: float = 1.0, ssim_weight: float = 0.5, mi_weight: float = 0.5,
                  qabf_sharpness: float = 1.0,
-                 edges: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+                 edges: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                 prepared: dict | None = None) -> torch.Tensor:
     """Weighted Qabf + sum over sources of VIFP, SSIM and MI, per image (B,); the objective the
-    metric-loss training and the optimising teacher maximise."""
+    metric-loss training and the optimising teacher maximise. ``prepared`` (from
+    ``prepare_sources``) saves recomputing the sources' side when they stay fixed."""
+    if prepared is not None:
+        edges = prepared["edges"]
     score = qabf_weight * qabf(f, sources, edges, sharpness=qabf_sharpness)
-    for s in sources:
-        score = score + vif_weight * vifp(s, f) + ssim_weight * ssim(s, f)
+    for k, s in enumerate(sources):
+        vif_stats = prepared["vif"][k] if prepared is not None else None
+        ssim_stats = prepared["ssim"][k] if prepared is not None else None
+        score = score + vif_weight * vifp(s, f, ref_stats=vif_stats)
+        score = score + ssim_weight * ssim(s, f, x_stats=ssim_stats)
         if mi_weight > 0:
             score = score + mi_weight * mutual_info(s, f)
     return score

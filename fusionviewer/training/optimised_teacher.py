@@ -51,7 +51,8 @@ def optimise_batch(a: np.ndarray, b: np.ndarray, fun: np.ndarray, *,
     srcs = [at, bt]
     funct = torch.where(torch.as_tensor(np.asarray(fun), device=device)[:, None, None, None] == 0,
                         at, bt)
-    edges = [losses.edge_maps(s) for s in srcs]
+    prepared = losses.prepare_sources(srcs)  # the sources' side of the metrics, once
+    fun_blur = losses.cclow_reference(funct)
     pyramid = FastPyramid(levels)
     bands = pyramid.decompose(torch.cat(srcs, dim=1) / 255.0)
     h, w = at.shape[-2] // 8 or 1, at.shape[-1] // 8 or 1
@@ -62,10 +63,10 @@ def optimise_batch(a: np.ndarray, b: np.ndarray, fun: np.ndarray, *,
     history = []
     for _ in range(steps):
         f = fuse_bands(pyramid, bands, logits, act_scale) * 255.0
-        score = losses.metric_score(f, srcs, edges=edges, qabf_weight=qabf_weight,
+        score = losses.metric_score(f, srcs, prepared=prepared, qabf_weight=qabf_weight,
                                     vif_weight=vif_weight, ssim_weight=ssim_weight,
                                     mi_weight=mi_weight)
-        score = score - 100.0 * F.relu(cclow_target - losses.cclow(f, funct))
+        score = score - 100.0 * F.relu(cclow_target - losses.cclow(f, funct, fun_blur))
         opt.zero_grad()
         (-score.sum()).backward()
         opt.step()
