@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the metrics (teacher-opt-v1, the bundled weights'; ~20 s per pair on "
                         "a CPU, cached); 'select' = best of 14 classical fusions (teacher-v1)")
     p.add_argument("--teacher-batch", type=int, default=1,
-                   help="pairs the optimised teacher fits together (32 on a GPU)")
+                   help="pairs the optimised teacher fits together (64 on a GPU)")
     p.add_argument("--teacher-steps", type=int, default=150,
                    help="Adam steps per pair of the optimised teacher (cached per step count)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)

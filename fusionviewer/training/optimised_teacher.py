@@ -1,15 +1,17 @@
-"""An optimising teacher (experimental): per pair, the output of PyramidFusionNet's own output family
-(per-level bias and activity-gain maps at 1/8 resolution) optimised directly for the metrics.
+"""The optimising teacher (the bundled weights' targets): per pair, the output of
+PyramidFusionNet's own output family (per-level bias and activity-gain maps at 1/8 resolution)
+optimised directly for the metrics.
 
 No network is involved: the maps of one pair are fitted by Adam to maximise
 ``4 Qabf + VIF + 0.5 SSIM + 0.5 MI - 100 max(0, cclow_target - CClow)`` (differentiable terms of
-``losses``). The network can represent every such target exactly, so imitating them is the next
-lever for issue 4 (models/README.md: on pet-mri training pairs these targets reach Qabf ~0.74 at
-CClow ~0.88). Targets are cached as 8-bit PNGs; about 19 s per 256x256 pair at 150 steps on
-2 CPU cores; on a GPU use ``--device cuda --batch 32``.
+``losses``, VIF/SSIM/MI summed over the sources). The network can produce every such target, and
+imitating them took the bundled model from 9 to 14 of issue 4's floors (models/README.md).
+Targets are cached as 8-bit PNGs. Cost: about 0.13 s per pair and Adam step on one CPU core
+(150 steps: ~20 s per 256x256 pair); 253 pairs take 42 s on an H100 with ``--device cuda
+--batch 64``.
 
     python -m fusionviewer.training.optimised_teacher --cache cache [--steps 150] [--pair-stride 2]
-        [--device cuda --batch 32]
+        [--part k/n] [--device cuda --batch 64]
 """
 
 from __future__ import annotations
@@ -129,14 +131,14 @@ def build_optimised_targets(pairs: list[Pair], cache_dir: Path, *, steps: int = 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="cache optimised teacher targets (experimental)")
+    p = argparse.ArgumentParser(description="build and cache the optimising teacher's targets")
     p.add_argument("--cache", type=Path, default=Path("cache"))
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--pair-stride", type=int, default=2)
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--part", default="0/1", help="k/n: only every n-th pair from the k-th")
-    p.add_argument("--batch", type=int, default=1, help="pairs optimised together (GPU: 32)")
+    p.add_argument("--batch", type=int, default=1, help="pairs optimised together (GPU: 64)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
