@@ -132,3 +132,14 @@ def test_training_defaults_are_the_recipe_of_the_bundled_weights():
     args = p.parse_args([])
     assert args.teacher == log["teacher"] and args.pair_stride == 2
     assert len(log["pairs"]) == len(list_pairs(split="train")[::2])
+
+
+def test_train_command_rejects_nonpositive_teacher_options(tmp_path, capsys):
+    from fusionviewer.cli import main
+
+    out = tmp_path / "m" / "fusion_cnn.pt"
+    for flag in ("--teacher-steps", "--teacher-batch"):
+        rc = main(["train", flag, "0", "--cache", str(tmp_path / "cache"), "--out", str(out)])
+        assert rc == 2
+        assert "must be at least 1" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "cache").exists()

@@ -64,9 +64,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..errors import InputError
     from .optimised_teacher import build_optimised_targets
     from .teacher import build_targets
     from .train import save_log, save_model, train
+
+    if args.teacher_batch < 1 or args.teacher_steps < 1:
+        raise InputError("--teacher-batch and --teacher-steps must be at least 1")
 
     torch.set_num_threads(max(1, args.threads))
     t0 = time.perf_counter()
@@ -85,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
                       cclow_weight=args.cclow_weight, device=args.device)
     if args.teacher == "optimised":
         records = build_optimised_targets(pairs, args.cache, device=args.device,
-                                          batch=max(1, args.teacher_batch),
-                                          steps=max(1, args.teacher_steps))
+                                          batch=args.teacher_batch, steps=args.teacher_steps)
     else:
         records = build_targets(pairs, args.cache)
     t_teacher = time.perf_counter() - t0
