@@ -143,3 +143,26 @@ def test_train_command_rejects_nonpositive_teacher_options(tmp_path, capsys):
         assert rc == 2
         assert "must be at least 1" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "cache").exists()
+
+
+def test_optimised_teacher_workers_cache_every_target_and_stop_on_cancel(harvard, tmp_path):
+    import threading
+
+    from fusionviewer.errors import Cancelled
+    from fusionviewer.training.optimised_teacher import build_optimised_targets, cache_folder
+
+    pairs = [p for p in list_pairs(split="train") if p.task == "spect-mri"][:3]
+    seen = []
+    recs = build_optimised_targets(pairs, tmp_path, steps=2, workers=2, log=None,
+                                   progress=lambda stage, f: seen.append(f))
+    root = cache_folder(tmp_path, 2)
+    assert sorted(p.name for p in root.rglob("*.png")) == sorted(p.name for p in pairs)
+    assert [r["pair"] for r in recs] == pairs and seen[-1] == 1.0
+    assert all(r["target"].shape == r["a"].shape for r in recs)
+
+    cancel = threading.Event()
+    cancel.set()
+    other = [p for p in list_pairs(split="train") if p.task == "pet-mri"][:4]
+    with pytest.raises(Cancelled):
+        build_optimised_targets(other, tmp_path, steps=2, workers=2, log=None, cancel=cancel)
+    assert not list(root.rglob("*.tmp*"))  # nothing half-written

@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "a CPU, cached); 'select' = best of 14 classical fusions (teacher-v1)")
     p.add_argument("--teacher-batch", type=int, default=1,
                    help="pairs the optimised teacher fits together (64 on a GPU)")
+    p.add_argument("--teacher-workers", type=int, default=2,
+                   help="one-thread processes the optimised teacher uses on a CPU (default 2)")
     p.add_argument("--teacher-steps", type=int, default=150,
                    help="Adam steps per pair of the optimised teacher (cached per step count)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
@@ -69,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     from .teacher import build_targets
     from .train import save_log, save_model, train
 
-    if args.teacher_batch < 1 or args.teacher_steps < 1:
-        raise InputError("--teacher-batch and --teacher-steps must be at least 1")
+    if min(args.teacher_batch, args.teacher_steps, args.teacher_workers) < 1:
+        raise InputError("--teacher-batch, --teacher-steps and --teacher-workers must be at "
+                         "least 1")
 
     torch.set_num_threads(max(1, args.threads))
     t0 = time.perf_counter()
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
                       cclow_weight=args.cclow_weight, device=args.device)
     if args.teacher == "optimised":
         records = build_optimised_targets(pairs, args.cache, device=args.device,
-                                          batch=args.teacher_batch, steps=args.teacher_steps)
+                                          batch=args.teacher_batch, steps=args.teacher_steps,
+                                          workers=args.teacher_workers)
     else:
         records = build_targets(pairs, args.cache)
     t_teacher = time.perf_counter() - t0

@@ -17,6 +17,7 @@ Targets are cached as 8-bit PNGs. Cost: about 0.13 s per pair and Adam step on o
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -85,39 +86,72 @@ def optimise_pair(a: np.ndarray, b: np.ndarray, fun: int, **kwargs) -> tuple[np.
     return target[0], [float(v) for v in history[:, 0]]
 
 
+def _fit_and_cache(chunk: list[Pair], root: Path, steps: int, device: str) -> tuple[float, float]:
+    """Optimise one chunk of pairs and write their PNGs atomically; mean objective first/last."""
+    from PIL import Image as PILImage
+
+    loaded = [load_pair(q) for q in chunk]
+    targets, hist = optimise_batch(np.stack([a for a, _ in loaded]),
+                                   np.stack([b for _, b in loaded]),
+                                   np.array([q.functional for q in chunk]), steps=steps,
+                                   device=device)
+    for pair, target in zip(chunk, targets):
+        path = root / pair.task / pair.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.png")
+        PILImage.fromarray(target).save(tmp)
+        tmp.replace(path)
+    return float(hist[0].mean()), float(hist[-1].mean())
+
+
 def build_optimised_targets(pairs: list[Pair], cache_dir: Path, *, steps: int = DEFAULT_STEPS,
-                            device: str = "cpu", batch: int = 1,
+                            device: str = "cpu", batch: int = 1, workers: int = 1,
                             progress: ProgressCallback | None = None, cancel=None,
                             log=print) -> list[dict]:
     """Training records (pair, a, b, target) with optimised targets; missing ones are computed
-    and cached as PNG in ``cache_folder(cache_dir, steps)``/<task>/<name>."""
-    from PIL import Image as PILImage
-
+    (by ``workers`` one-thread processes on a CPU) and cached as PNG in
+    ``cache_folder(cache_dir, steps)``/<task>/<name>."""
     root = cache_folder(cache_dir, steps)
     todo = [q for q in pairs if not (root / q.task / q.name).is_file()]
+    chunks = [todo[i:i + max(1, batch)] for i in range(0, len(todo), max(1, batch))]
+    workers = 1 if device != "cpu" else max(1, min(workers, len(chunks)))
     if log:
         log(f"optimised teacher: {len(pairs) - len(todo)} of {len(pairs)} targets cached, "
-            f"{len(todo)} to compute on {device}")
+            f"{len(todo)} to compute on {device}"
+            + (f" in {workers} processes" if workers > 1 else ""))
     t0 = time.perf_counter()
-    for i in range(0, len(todo), max(1, batch)):
-        check_cancel(cancel)
-        chunk = todo[i:i + max(1, batch)]
-        loaded = [load_pair(q) for q in chunk]
-        targets, hist = optimise_batch(np.stack([a for a, _ in loaded]),
-                                       np.stack([b for _, b in loaded]),
-                                       np.array([q.functional for q in chunk]), steps=steps,
-                                       device=device)
-        for pair, target in zip(chunk, targets):
-            path = root / pair.task / pair.name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.png")
-            PILImage.fromarray(target).save(tmp)
-            tmp.replace(path)
-        done = i + len(chunk)
+    done = 0
+
+    def finished(n: int, first: float, last: float) -> None:
+        nonlocal done
+        done += n
         report(progress, "teacher targets", 0.9 * done / len(todo))
         if log:
-            log(f"optimised teacher: {done}/{len(todo)} (objective {hist[0].mean():.3f} -> "
-                f"{hist[-1].mean():.3f}, {time.perf_counter() - t0:.0f} s)")
+            log(f"optimised teacher: {done}/{len(todo)} (objective {first:.3f} -> {last:.3f}, "
+                f"{time.perf_counter() - t0:.0f} s)")
+
+    if workers == 1:
+        for chunk in chunks:
+            check_cancel(cancel)
+            finished(len(chunk), *_fit_and_cache(chunk, root, steps, device))
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # spawn, not fork: the parent may hold torch's thread pools (and, in the app, Qt)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            pending = {pool.submit(_fit_and_cache, c, root, steps, device): len(c)
+                       for c in chunks}
+            try:
+                while pending:
+                    check_cancel(cancel)
+                    ready, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for fut in ready:
+                        finished(pending.pop(fut), *fut.result())
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     out = []
     for pair in pairs:
         a, b = load_pair(pair)
@@ -140,6 +174,7 @@ def main(argv=None) -> int:
     p.add_argument("--part", default="0/1", help="k/n: only every n-th pair from the k-th")
     p.add_argument("--batch", type=int, default=1, help="pairs optimised together (GPU: 64)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--workers", type=int, default=1, help="one-thread processes (CPU)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -148,11 +183,11 @@ def main(argv=None) -> int:
             raise ValueError
     except ValueError:
         p.error(f"--part must be k/n with 0 <= k < n, got {args.part!r}")
-    if args.batch < 1 or args.steps < 1:
-        p.error("--batch and --steps must be >= 1")
+    if args.batch < 1 or args.steps < 1 or args.workers < 1:
+        p.error("--batch, --steps and --workers must be >= 1")
     pairs = list_pairs(split="train", tasks=tuple(args.tasks))[::args.pair_stride][k::n]
     build_optimised_targets(pairs, args.cache, steps=args.steps, device=args.device,
-                            batch=args.batch)
+                            batch=args.batch, workers=args.workers)
     return 0
 
 
