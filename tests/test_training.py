@@ -166,3 +166,18 @@ def test_optimised_teacher_workers_cache_every_target_and_stop_on_cancel(harvard
     with pytest.raises(Cancelled):
         build_optimised_targets(other, tmp_path, steps=2, workers=2, log=None, cancel=cancel)
     assert not list(root.rglob("*.tmp*"))  # nothing half-written
+
+
+def test_a_cached_target_of_the_wrong_size_is_a_clear_input_error(harvard, tmp_path):
+    from PIL import Image
+
+    from fusionviewer.errors import InputError
+    from fusionviewer.training.optimised_teacher import build_optimised_targets, cache_folder
+
+    pair = [p for p in list_pairs(split="train") if p.task == "ct-mri"][0]
+    bad = cache_folder(tmp_path) / pair.task / pair.name
+    bad.parent.mkdir(parents=True)
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(bad)
+    with pytest.raises(InputError, match="delete it to recompute"):
+        build_optimised_targets([pair], tmp_path, log=None)
+    assert bad.stat().st_size > 0  # the user's cache file is reported, not overwritten

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .data import TASKS, default_data_root, list_pairs
-from .config import TrainConfig
+from .config import TEACHER_STEPS, TrainConfig
 
 DEFAULTS = TrainConfig()
 
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pairs the optimised teacher fits together (64 on a GPU)")
     p.add_argument("--teacher-workers", type=int, default=2,
                    help="one-thread processes the optimised teacher uses on a CPU (default 2)")
-    p.add_argument("--teacher-steps", type=int, default=150,
+    p.add_argument("--teacher-steps", type=int, default=TEACHER_STEPS,
                    help="Adam steps per pair of the optimised teacher (cached per step count)")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--pair-stride", type=int, default=2,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 
+TEACHER_STEPS = 150  # Adam steps per pair of the optimising teacher (its cache is per count)
+
 
 @dataclass
 class TrainConfig:

@@ -25,13 +25,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import InputError
 from ..fusion.model import FastPyramid, fuse_bands
 from . import losses
 from ..progress import ProgressCallback, check_cancel, report
+from .config import TEACHER_STEPS
 from .data import TASKS, Pair, list_pairs, load_pair, read_gray_u8
 
 VERSION = "teacher-opt-v1"
-DEFAULT_STEPS = 150
+DEFAULT_STEPS = TEACHER_STEPS
 
 
 def cache_folder(cache_dir: Path, steps: int = DEFAULT_STEPS) -> Path:
@@ -157,8 +159,8 @@ def build_optimised_targets(pairs: list[Pair], cache_dir: Path, *, steps: int = 
         a, b = load_pair(pair)
         target = read_gray_u8(root / pair.task / pair.name)
         if target.shape != a.shape:
-            raise ValueError(f"cached target {root / pair.task / pair.name} is {target.shape}, "
-                             f"the pair is {a.shape}: delete it to recompute")
+            raise InputError(f"cached target is {target.shape}, the pair is {a.shape}: delete it "
+                             "to recompute", str(root / pair.task / pair.name))
         out.append({"pair": pair, "a": a, "b": b, "target": target, "choice": "optimised"})
     report(progress, "teacher targets", 1.0)
     return out
