@@ -117,3 +117,33 @@ def test_prepared_sources_give_the_same_objective_and_gradient(harvard):
     assert float(prepared.detach()) == pytest.approx(float(plain.detach()), abs=1e-5)
     assert torch.allclose(g_prep, g_plain, atol=1e-6)
     assert float(g_plain.abs().sum()) > 0
+
+
+def test_matrix_filters_match_convolutions_on_non_square_batches():
+    from scipy.ndimage import gaussian_filter
+
+    x = torch.rand(2, 3, 40, 57, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    w = losses._gauss_kernel(9, torch.float64, "cpu")
+    conv = torch.nn.functional.conv2d
+    ref = conv(conv(x, w.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3),
+               w.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    assert torch.allclose(losses._valid(x, w), ref, atol=1e-12)
+    box = torch.nn.functional.avg_pool2d(x, 7, 1) * 49.0
+    assert torch.allclose(losses._box7(x), box, atol=1e-12)
+    blur = np.stack([[gaussian_filter(c, 4.0, mode="reflect") for c in img] for img in x.numpy()])
+    assert np.allclose(losses._gauss_blur4(x).numpy(), blur, atol=1e-12)
+
+
+def test_metric_score_shares_the_fused_side_and_matches_per_source_terms():
+    g = torch.Generator().manual_seed(1)
+    a, b = (torch.rand(2, 1, 64, 80, generator=g, dtype=torch.float64) * 255 for _ in range(2))
+    f = ((a + b) / 2).requires_grad_(True)
+    got = losses.metric_score(f, [a, b], qabf_weight=0.0, vif_weight=1.0, ssim_weight=2.0,
+                              mi_weight=0.0)
+    want = (losses.vifp(a, f) + losses.vifp(b, f)
+            + 2.0 * (losses.ssim(a, f) + losses.ssim(b, f)))
+    assert torch.allclose(got, want, atol=1e-10)
+    prepared = losses.prepare_sources([a, b])
+    again = losses.metric_score(f, [a, b], qabf_weight=0.0, ssim_weight=2.0, mi_weight=0.0,
+                                prepared=prepared)
+    assert torch.allclose(again, want, atol=1e-10)

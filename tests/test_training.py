@@ -12,7 +12,7 @@ import torch
 from harvard_data import harvard_pair_paths, read_gray_u8
 from fusionviewer.fusion import weights
 from fusionviewer.metrics import compute_metrics
-from fusionviewer.training import scoring, teacher
+from fusionviewer.training import optimised_teacher, scoring, teacher
 from fusionviewer.training.data import list_pairs
 from fusionviewer.training.train import TrainConfig, loss_fn, train
 
@@ -104,11 +104,14 @@ def test_train_command_with_the_optimised_teacher_caches_and_reuses_its_targets(
             "--max-pairs", "2", "--pair-stride", "20", "--iterations", "2", "--batch-size", "2",
             "--crop", "64", "--threads", "1", "--cache", str(tmp_path / "cache"), "--out", str(out)]
     assert main(argv) == 0
-    cached = sorted((tmp_path / "cache" / "teacher-opt-v1-3steps" / "pet-mri").glob("*.png"))
+    folder = tmp_path / "cache" / f"{optimised_teacher.VERSION}-3steps" / "pet-mri"
+    cached = sorted(folder.glob("*.png"))
     assert len(cached) == 2  # step counts other than the default get their own folder
     log = json.loads((out.parent / "training_log.json").read_text())
     assert log["teacher"] == "optimised" and len(log["pairs"]) == 2
     assert set(log["teacher_choices"].values()) == {"optimised"}
+    assert log["teacher_version"] == optimised_teacher.VERSION and log["teacher_steps"] == 3
+    assert "3 SSIM" in log["teacher_objective"]
     stamps = [p.stat().st_mtime_ns for p in cached]
     first = weights.load_checkpoint(out)["state_dict"]
     assert main(argv) == 0  # second run: targets read from the cache, same weights

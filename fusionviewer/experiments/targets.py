@@ -47,8 +47,8 @@ def find_optimised_teacher(steps: int | None = None) -> tuple[Callable | None, s
         return ot.optimise_pair(a, b, functional, steps=steps)[0]
 
     text = (f"`fusionviewer.training.optimised_teacher.optimise_pair`, {ot.VERSION}: the "
-            "network's own output maps fitted per pair by Adam to 4 Qabf + VIF + 0.5 SSIM + "
-            f"0.5 MI with CClow kept >= 0.87, {steps} steps"
+            f"network's own output maps fitted per pair by Adam to {ot.objective_text()}, "
+            f"{steps} steps"
             + ("" if steps == ot.DEFAULT_STEPS else f" (training used {ot.DEFAULT_STEPS})"))
     return make, text
 
