@@ -233,16 +233,22 @@ def metric_score(f: torch.Tensor, sources: list[torch.Tensor], *, qabf_weight: f
     """Weighted Qabf + sum over sources of VIFP, SSIM and MI, per image (B,); the objective the
     metric-loss training and the optimising teacher maximise. ``prepared`` (from
     ``prepare_sources``) saves recomputing the sources' side when they stay fixed."""
-    if prepared is None:
-        prepared = {"edges": edges or [edge_maps(s) for s in sources],
-                    "vif": [vif_reference(s) for s in sources],
-                    "ssim": [ssim_reference(s) for s in sources]}
-    score = qabf_weight * qabf(f, sources, prepared["edges"], sharpness=qabf_sharpness)
-    f_vif = vif_distorted(f, prepared["vif"][0])  # f's side, shared by the sources
-    f_ssim = ssim_reference(f)
+    if prepared is None:  # the sources' side of the weighted terms only
+        prepared = {"edges": edges or ([edge_maps(s) for s in sources] if qabf_weight else []),
+                    "vif": [vif_reference(s) for s in sources] if vif_weight else [],
+                    "ssim": [ssim_reference(s) for s in sources] if ssim_weight else []}
+    score = torch.zeros(f.shape[0], dtype=f.dtype, device=f.device)
+    if qabf_weight:
+        score = score + qabf_weight * qabf(f, sources, prepared["edges"],
+                                           sharpness=qabf_sharpness)
+    f_vif = vif_distorted(f, prepared["vif"][0]) if vif_weight else None  # shared by sources
+    f_ssim = ssim_reference(f) if ssim_weight else None
     for k, s in enumerate(sources):
-        score = score + vif_weight * vifp(s, f, ref_stats=prepared["vif"][k], dist_stats=f_vif)
-        score = score + ssim_weight * ssim(s, f, x_stats=prepared["ssim"][k], y_stats=f_ssim)
-        if mi_weight > 0:
+        if vif_weight:
+            score = score + vif_weight * vifp(s, f, ref_stats=prepared["vif"][k],
+                                              dist_stats=f_vif)
+        if ssim_weight:
+            score = score + ssim_weight * ssim(s, f, x_stats=prepared["ssim"][k], y_stats=f_ssim)
+        if mi_weight:
             score = score + mi_weight * mutual_info(s, f)
     return score

@@ -3,7 +3,7 @@ PyramidFusionNet's own output family (per-level bias and activity-gain maps at 1
 optimised directly for the metrics.
 
 No network is involved: the maps of one pair are fitted by Adam to maximise ``objective_text()``
-(``4 Qabf + sum over sources of (VIF + 3 SSIM + 0.5 MI) - 100 max(0, 0.87 - CClow)``, the
+(``4 Qabf + sum over sources of (VIF + 0.5 SSIM + 0.5 MI) - 100 max(0, 0.87 - CClow)``, the
 differentiable terms of ``losses``). The network can produce every such target; models/README.md
 reports what imitating them gives. Targets are cached as 8-bit PNGs. Cost: about 75 ms per pair
 and Adam step on one CPU core (150 steps: ~11 s per 256x256 pair); 253 pairs took 42 s on an
@@ -31,11 +31,11 @@ from ..progress import ProgressCallback, check_cancel, report
 from .config import TEACHER_STEPS
 from .data import TASKS, Pair, list_pairs, load_pair, read_gray_u8
 
-# v2: SSIM weight 0.5 -> 3 (for the pet-mri SSIM floor: on probe val pairs it raised the
-# targets' SSIM by 0.005-0.015 at no cost in Qabf or VIF)
-VERSION = "teacher-opt-v2"
+# the version names the objective (an SSIM weight of 3 raised the targets' SSIM but not the
+# network's: models/README.md)
+VERSION = "teacher-opt-v1"
 DEFAULT_STEPS = TEACHER_STEPS
-OBJECTIVE = {"qabf_weight": 4.0, "vif_weight": 1.0, "ssim_weight": 3.0, "mi_weight": 0.5,
+OBJECTIVE = {"qabf_weight": 4.0, "vif_weight": 1.0, "ssim_weight": 0.5, "mi_weight": 0.5,
              "cclow_target": 0.87}
 
 
