@@ -73,7 +73,7 @@ def make_context(config: Config, progress: ProgressCallback | None = None, cance
         baselines = None
         bnote = ("The published IFCNN and DenseFuse rows are omitted: `baselines_val.md` was not "
                  "found in the `docs` folder beside the data folder.")
-    # the optimising teacher costs ~20 s per pair on a CPU: quick runs fit 30 steps, not 150
+    # the optimising teacher costs ~11 s per pair on a CPU core: quick runs fit 30 steps, not 150
     targets = targets or TargetMaker(steps=30 if config.quick else None)
     return Context(config, manifest, methods, note, targets, baselines, bnote, progress, cancel)
 

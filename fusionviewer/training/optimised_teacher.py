@@ -41,15 +41,13 @@ OBJECTIVE = {"qabf_weight": 4.0, "vif_weight": 1.0, "ssim_weight": 0.5, "mi_weig
 
 def objective_text(objective: dict = OBJECTIVE) -> str:
     """The maximised objective in words."""
+    def term(weight: float, name: str) -> str:
+        return name if weight == 1 else f"{weight:g} {name}"
+
     o = objective
-    return (f"{o['qabf_weight']:g} Qabf + sum over sources of ({o['vif_weight']:g} VIF + "
-            f"{o['ssim_weight']:g} SSIM + {o['mi_weight']:g} MI) - 100 max(0, "
-            f"{o['cclow_target']:g} - CClow)")
-
-
-def cache_folder(cache_dir: Path, steps: int = DEFAULT_STEPS) -> Path:
-    """Where targets of this objective and step count are cached (other step counts apart)."""
-    return Path(cache_dir) / (VERSION if steps == DEFAULT_STEPS else f"{VERSION}-{steps}steps")
+    return (f"{term(o['qabf_weight'], 'Qabf')} + sum over sources of ("
+            f"{term(o['vif_weight'], 'VIF')} + {term(o['ssim_weight'], 'SSIM')} + "
+            f"{term(o['mi_weight'], 'MI')}) - 100 max(0, {o['cclow_target']:g} - CClow)")
 
 
 def optimise_batch(a: np.ndarray, b: np.ndarray, fun: np.ndarray, *,
