@@ -50,6 +50,11 @@ def objective_text(objective: dict = OBJECTIVE) -> str:
             f"{term(o['mi_weight'], 'MI')}) - 100 max(0, {o['cclow_target']:g} - CClow)")
 
 
+def cache_folder(cache_dir: Path, steps: int = DEFAULT_STEPS) -> Path:
+    """Where targets of this objective and step count are cached (other step counts apart)."""
+    return Path(cache_dir) / (VERSION if steps == DEFAULT_STEPS else f"{VERSION}-{steps}steps")
+
+
 def optimise_batch(a: np.ndarray, b: np.ndarray, fun: np.ndarray, *,
                    steps: int = DEFAULT_STEPS,
                    cclow_target: float = OBJECTIVE["cclow_target"], lr: float = 0.1,
