@@ -184,3 +184,27 @@ def test_a_cached_target_of_the_wrong_size_is_a_clear_input_error(harvard, tmp_p
     with pytest.raises(InputError, match="delete it to recompute"):
         build_optimised_targets([pair], tmp_path, log=None)
     assert bad.stat().st_size > 0  # the user's cache file is reported, not overwritten
+
+
+def test_the_optimised_teacher_uses_each_tasks_objective_in_single_task_chunks(harvard, tmp_path,
+                                                                             monkeypatch):
+    from fusionviewer.training import optimised_teacher as ot
+
+    assert ot.task_objective("ct-mri") == ot.OBJECTIVE
+    for task, change in ot.TASK_OBJECTIVE.items():
+        assert ot.task_objective(task) == {**ot.OBJECTIVE, **change} != ot.OBJECTIVE
+        assert task in ot.objective_text()
+    calls = []
+
+    def fake_batch(a, b, fun, **kwargs):
+        calls.append(kwargs)
+        return np.zeros(a.shape, np.uint8), np.zeros((1, len(a)))
+
+    monkeypatch.setattr(ot, "optimise_batch", fake_batch)
+    ct, pet = ([p for p in list_pairs(split="train") if p.task == t][:2]
+               for t in ("ct-mri", "pet-mri"))
+    mixed = [ct[0], pet[0], ct[1], pet[1]]
+    ot.build_optimised_targets(mixed, tmp_path, steps=2, batch=4, log=None)
+    assert len(calls) == 2  # one chunk per task, each with its task's weights
+    assert sorted(c["ssim_weight"] for c in calls) == sorted(
+        ot.task_objective(t)["ssim_weight"] for t in ("ct-mri", "pet-mri"))

@@ -44,7 +44,7 @@ def find_optimised_teacher(steps: int | None = None) -> tuple[Callable | None, s
     steps = steps or ot.DEFAULT_STEPS
 
     def make(a: np.ndarray, b: np.ndarray, functional: int, task: str) -> np.ndarray:
-        return ot.optimise_pair(a, b, functional, steps=steps)[0]
+        return ot.optimise_pair(a, b, functional, steps=steps, **ot.task_objective(task))[0]
 
     text = (f"`fusionviewer.training.optimised_teacher.optimise_pair`, {ot.VERSION}: the "
             f"network's own output maps fitted per pair by Adam to {ot.objective_text()}, "
