@@ -24,8 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "--out, where the experiments report finds the log)")
     p.add_argument("--teacher", choices=("optimised", "select"), default="optimised",
                    help="targets: 'optimised' = per pair, the network's output maps fitted to "
-                        "the metrics (teacher-opt-v1, the bundled weights'; ~11 s per pair "
-                        "and worker on a CPU, cached); 'select' = best of 14 classical fusions (teacher-v1)")
+                        "the metrics (teacher-opt-v2, the bundled weights'; ~11 s per pair "
+                        "and worker on a CPU, cached); 'select' = best of 14 classical "
+                        "fusions (teacher-v1)")
     p.add_argument("--teacher-batch", type=int, default=1,
                    help="pairs the optimised teacher fits together (64 on a GPU)")
     p.add_argument("--teacher-workers", type=int, default=2,

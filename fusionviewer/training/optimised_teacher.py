@@ -4,7 +4,7 @@ optimised directly for the metrics.
 
 No network is involved: the maps of one pair are fitted by Adam to maximise ``objective_text()``
 (``4 Qabf + sum over sources of (VIF + 0.5 SSIM + 0.5 MI) - 100 max(0, 0.87 - CClow)``, the
-differentiable terms of ``losses``). The network can produce every such target; models/README.md
+differentiable terms of ``losses``, with the per-task changes of ``TASK_OBJECTIVE``). The network can produce every such target; models/README.md
 reports what imitating them gives. Targets are cached as 8-bit PNGs. Cost: about 75 ms per pair
 and Adam step on one CPU core (150 steps: ~11 s per 256x256 pair); 253 pairs took 42 s on an
 H100 with ``--device cuda --batch 64`` (teacher-opt-v1, before the faster filters).
@@ -31,7 +31,7 @@ from ..progress import ProgressCallback, check_cancel, report
 from .config import TEACHER_STEPS
 from .data import TASKS, Pair, list_pairs, load_pair, read_gray_u8
 
-# the version names the objectives; v2: pet-mri trades part of its CClow margin for SSIM
+# the version names the objectives; v2: pet-mri and spect-mri have their own (TASK_OBJECTIVE)
 VERSION = "teacher-opt-v2"
 DEFAULT_STEPS = TEACHER_STEPS
 OBJECTIVE = {"qabf_weight": 4.0, "vif_weight": 1.0, "ssim_weight": 0.5, "mi_weight": 0.5,
