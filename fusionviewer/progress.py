@@ -13,6 +13,10 @@ from .errors import Cancelled
 
 ProgressCallback = Callable[[str, float], None]
 
+# Every stage name a core function reports, with the label the front ends show for it.
+STAGES = {"loading": "Loading", "registering": "Registering", "normalizing": "Normalizing",
+          "fusing": "Fusing", "measuring": "Measuring", "exporting": "Exporting"}
+
 
 class CancelFlag(Protocol):
     def is_set(self) -> bool: ...

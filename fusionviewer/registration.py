@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ import SimpleITK as sitk
 
 from .errors import Cancelled, InputError
 from .image import Image
+from .pipeline.options import INITS, REGISTRATIONS, choice_error
 from .progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
 
-TRANSFORMS = ("rigid", "affine")
-INITS = ("geometry", "moments")
+TRANSFORMS = tuple(k for k in REGISTRATIONS if k != "none")
 
 # Defaults that register the 256 x 256 Harvard pairs to well under a pixel; every key can be
 # overridden through ``register(..., **tuning)``.
@@ -51,7 +50,7 @@ DEFAULT_TUNING: dict[str, Any] = {
     "threads": 1,
 }
 
-STAGE = "register"
+STAGE = "registering"
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,9 @@ def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str
              **tuning: Any) -> RegistrationResult:
     """Register ``moving`` onto ``fixed`` (rigid or affine, Mattes MI, multi-resolution)."""
     if transform not in TRANSFORMS:
-        raise InputError(f"unknown transform '{transform}' (expected one of "
-                         f"{', '.join(TRANSFORMS)})")
+        raise choice_error("transform", transform, TRANSFORMS)
     if init not in INITS:
-        raise InputError(f"unknown initialisation '{init}' (expected one of {', '.join(INITS)})")
+        raise choice_error("initialisation", init, INITS)
     unknown = set(tuning) - set(DEFAULT_TUNING)
     if unknown:
         raise TypeError(f"unknown tuning option(s): {', '.join(sorted(unknown))}")
@@ -342,16 +340,15 @@ def save_transform(transform: sitk.Transform, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".tfm", ".txt"):
         raise InputError("transform files must end in .tfm", str(path))
+    from .io.guard import atomic_path
+
     if not path.parent.is_dir():
         raise InputError("folder does not exist", str(path.parent))
-    fd, tmp = tempfile.mkstemp(suffix=".tfm", dir=path.parent, prefix=".tmp-")
-    os.close(fd)
-    try:
-        sitk.WriteTransform(transform, tmp)
-        os.replace(tmp, path)
-    except (RuntimeError, OSError) as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"cannot write transform: {_first_line(exc)}", str(path)) from None
+    with atomic_path(path) as tmp:
+        try:
+            sitk.WriteTransform(transform, str(tmp))
+        except RuntimeError as exc:
+            raise InputError(f"cannot write transform: {_first_line(exc)}", str(path)) from None
     return path
 
 

@@ -15,7 +15,7 @@ from fusionviewer.errors import Cancelled, InputError, ModelError
 from fusionviewer.image import Image
 from fusionviewer.normalization import rgb_to_ycbcr
 from fusionviewer.pipeline import (FusionJob, FusionOptions, export_result, load_sources,
-                                   result_metrics, run_batch)
+                                   measure, run_batch)
 from fusionviewer.progress import CancelToken
 
 from harvard_data import harvard_pair_paths, harvard_rows, read_gray_u8
@@ -194,7 +194,7 @@ def test_nan_source_is_rejected(ct_mri_pair):
 def test_metrics_of_a_result(pet_mri_pair):
     result = FusionJob(pet_mri_pair, FusionOptions(method="average"),
                        modalities=["MR", "PET"]).run()
-    m = result_metrics(result)
+    m = measure(result)
     for key in ("EN", "MI", "MI_MR", "MI_PT", "Qabf", "SSIM", "VIF", "CClow"):
         assert np.isfinite(m[key]), key
     assert m["MI"] == pytest.approx(m["MI_MR"] + m["MI_PT"])

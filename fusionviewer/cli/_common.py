@@ -7,7 +7,7 @@ import sys
 
 from ..errors import InputError
 from ..fusion import DEFAULT_METHOD, available_methods
-from ..pipeline import FORMATS, INITS, REGISTRATIONS, FusionOptions
+from ..pipeline import BLOCK_SIZES, DEVICES, FORMATS, INITS, REGISTRATIONS, FusionOptions
 
 
 def add_fusion_options(parser: argparse.ArgumentParser) -> None:
@@ -17,20 +17,21 @@ def add_fusion_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=DEFAULT_METHOD, choices=available_methods(),
                         help="fusion method (default: %(default)s; without usable CNN weights "
                              "it falls back to gff with a notice)")
-    parser.add_argument("--register", default="none", choices=REGISTRATIONS,
+    parser.add_argument("--register", default="none", choices=list(REGISTRATIONS),
                         help="register every source onto the fixed one (default: %(default)s)")
     parser.add_argument("--fixed", type=int, default=1, metavar="K",
                         help="1-based index of the fixed (reference) source (default: 1)")
-    parser.add_argument("--init", default="geometry", choices=INITS,
+    parser.add_argument("--init", default="geometry", choices=list(INITS),
                         help="registration initialisation (default: %(default)s)")
     parser.add_argument("--modality", metavar="M1,M2",
                         help="modality hint per source, comma-separated (CT, MR, PET, SPECT, "
                              "OT); an empty entry keeps the file's own")
     parser.add_argument("--format", choices=FORMATS, dest="format",
                         help="output format (default: from the output suffix)")
-    parser.add_argument("--block-size", type=int, metavar="N",
-                        help="CNN tile size in pixels for large images (default: whole image)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    parser.add_argument("--block-size", type=int, metavar="N", choices=BLOCK_SIZES,
+                        help="CNN tile size in pixels, one of "
+                             f"{', '.join(map(str, BLOCK_SIZES))} (default: whole slices)")
+    parser.add_argument("--device", default="auto", choices=list(DEVICES),
                         help="CNN device (default: %(default)s)")
     parser.add_argument("--metrics", action="store_true",
                         help="also compute fusion-quality metrics")
@@ -57,10 +58,17 @@ def parse_modalities(text: str | None, sources: list[str]) -> list[str | None] |
     return values
 
 
-def options_from_args(args: argparse.Namespace) -> FusionOptions:
-    """FusionOptions from parsed arguments (``--fixed`` is 1-based on the command line)."""
-    return FusionOptions(method=args.method, register=args.register, fixed_index=args.fixed - 1,
-                         init=args.init, block_size=args.block_size, device=args.device)
+def options_from_args(args: argparse.Namespace, sources: list[str]) -> FusionOptions:
+    """Checked FusionOptions from parsed arguments (``--fixed`` is 1-based on the command line);
+    raises InputError before anything is loaded."""
+    series = getattr(args, "series", None)
+    options = FusionOptions(
+        method=args.method, register=args.register, fixed_index=args.fixed - 1, init=args.init,
+        block_size=args.block_size, device=args.device,
+        modalities=parse_modalities(args.modality, sources),
+        series_uids=[v.strip() or None for v in series.split(",")] if series else None)
+    options.validate(len(sources))
+    return options
 
 
 class ProgressBar:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..pipeline import BATCH_CSV, run_batch
-from ._common import ProgressBar, add_fusion_options, options_from_args, parse_modalities
+from ._common import ProgressBar, add_fusion_options, options_from_args
 
 
 def register(subparsers) -> None:
@@ -22,11 +22,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    modalities = parse_modalities(args.modality, args.dirs) if args.modality else None
+    options = options_from_args(args, args.dirs)
     with ProgressBar(enabled=not args.no_progress, desc="batch") as bar:
-        rows = run_batch(args.dirs, args.output, options_from_args(args), args.format,
-                         args.force, progress=bar, modalities=modalities,
-                         with_metrics=args.metrics)
+        rows = run_batch(args.dirs, args.output, options, fmt=args.format, force=args.force,
+                         with_metrics=args.metrics, progress=bar)
     ok = [r for r in rows if r.status == "ok"]
     bad = [r for r in rows if r.status != "ok"]
     for r in bad:

@@ -10,15 +10,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fusion import DEFAULT_METHOD, available_methods
-from ..paths import samples_dir
-from ..pipeline import FusionJob, FusionOptions, FusionResult, export_result, result_metrics
+from ..pipeline import (FusionJob, FusionOptions, FusionResult, demo_pair, export_result, measure,
+                        write_text)
+from ..pipeline.sources import SAMPLE_TASKS
 from ._common import ProgressBar
-
-# Folder names of the bundled pairs (Harvard Whole Brain Atlas) and the modality of each file;
-# the first pair found is the demo's.
-SAMPLE_TASKS = ("pet-mri", "ct-mri", "spect-mri")
-MODALITY_WORDS = {"ct": "CT", "mri": "MR", "mr": "MR", "pet": "PT", "spect": "NM"}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def register(subparsers) -> None:
@@ -37,49 +32,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _modality_of(path: Path) -> str | None:
-    for word in reversed([path.stem.lower(), path.parent.name.lower()]):
-        for part in word.replace("_", "-").split("-"):
-            if part in MODALITY_WORDS:
-                return MODALITY_WORDS[part]
-    return None
-
-
-def demo_pair(root: Path | None = None, task: str | None = None
-              ) -> tuple[list[Path], list[str | None]]:
-    """Two image files of a bundled sample pair and their modalities.
-
-    Accepted layouts under ``samples_dir()``: ``<task>/<modality>/<name>.png`` (as in the Harvard
-    data set) or ``<task>/<anything>_<modality>.png`` with exactly two images.
-    """
-    root = Path(root) if root is not None else samples_dir()
-    wanted = [task] if task else list(SAMPLE_TASKS)
-    tasks = [root / t for t in wanted if (root / t).is_dir()]
-    if not tasks:
-        raise InputError("no bundled sample pair found (expected a pet-mri, ct-mri or spect-mri "
-                         "folder)", str(root))
-    for task in tasks:
-        subdirs = sorted(d for d in task.iterdir() if d.is_dir() and d.name.lower()
-                         in MODALITY_WORDS)
-        if len(subdirs) >= 2:
-            names = [{p.name for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-                     for d in subdirs]
-            common = sorted(set.intersection(*names))
-            if common:
-                files = _order([d / common[0] for d in subdirs])
-                return files, [_modality_of(f) for f in files]
-        files = sorted(p for p in task.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if len(files) == 2:
-            files = _order(files)
-            return files, [_modality_of(f) for f in files]
-    raise InputError("no sample pair found in the bundled samples folder", str(root))
-
-
-def _order(files: list[Path]) -> list[Path]:
-    """MRI first (the anatomical reference), then the other source."""
-    return sorted(files, key=lambda p: 0 if _modality_of(p) == "MR" else 1)
-
-
 def _check_out_dir(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise InputError("output exists and is not a folder", str(out))
@@ -87,32 +39,30 @@ def _check_out_dir(out: Path, force: bool) -> None:
         raise InputError("output folder is not empty (use --force to overwrite)", str(out))
 
 
-def write_metrics(metrics: dict[str, float], json_path: Path, csv_path: Path) -> None:
+def write_metrics(metrics: dict[str, float], json_path: Path, csv_path: Path,
+                  force: bool = False) -> None:
     """Metrics as a JSON object and as a two-column CSV (metric, value)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["metric", "value"])
     for key in sorted(metrics):
         writer.writerow([key, f"{metrics[key]:.6g}"])
-    for path, text in ((json_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n"),
-                       (csv_path, buf.getvalue())):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    write_text(json_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n", force=force)
+    write_text(csv_path, buf.getvalue(), force=force)
 
 
 def fuse_demo(out: Path, method: str = DEFAULT_METHOD, force: bool = False,
               progress=None, pair: str | None = None) -> tuple[FusionResult, list[Path]]:
     """Fuse a bundled pair into ``out``; returns the result and the files written."""
     files, modalities = demo_pair(task=pair)
-    result = FusionJob(files, FusionOptions(method=method), modalities=modalities).run(
+    result = FusionJob(files, FusionOptions(method=method, modalities=modalities)).run(
         progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     written = export_result(result, out / "fused.png", "png", force=force)
     written += export_result(result, out / "fused_dicom", "dicom", force=force)
-    metrics = result_metrics(result)
+    metrics = measure(result)
     json_path, csv_path = out / "metrics.json", out / "metrics.csv"
-    write_metrics(metrics, json_path, csv_path)
+    write_metrics(metrics, json_path, csv_path, force=force)
     return result, written + [json_path, csv_path]
 
 

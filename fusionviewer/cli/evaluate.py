@@ -101,10 +101,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"size {image.shape[2]}x{image.shape[1]}x{image.shape[0]} (x, y, z) "
                              f"differs from the fused image's {fused.shape[2]}x{fused.shape[1]}x"
                              f"{fused.shape[0]} ({args.fused})", path)
-    functional = _functional_index(args.functional, len(sources))
-    if functional is None:
-        from ..metrics.compute import functional_index
-        functional = functional_index(sources)
+    from ..pipeline import functional_index
+
+    functional = functional_index(sources, _functional_index(args.functional, len(sources)))
 
     scaled = {}
     for role, path, image in ([("fused", args.fused, fused)]

@@ -7,8 +7,8 @@ import json
 import sys
 
 from ..errors import InputError
-from ..pipeline import FusionJob, check_output, export_result, result_metrics
-from ._common import ProgressBar, add_fusion_options, options_from_args, parse_modalities
+from ..pipeline import FusionJob, check_output, export_result, measure
+from ._common import ProgressBar, add_fusion_options, options_from_args
 
 
 def register(subparsers) -> None:
@@ -28,15 +28,11 @@ def run(args: argparse.Namespace) -> int:
     if len(args.sources) < 2:
         raise InputError(f"fusion needs at least two sources, got {len(args.sources)}",
                          args.sources[0] if args.sources else None)
-    fmt = check_output(args.output, args.format, args.force)  # fail before any work
-    modalities = parse_modalities(args.modality, args.sources)
-    series = None
-    if args.series:
-        series = [v.strip() or None for v in args.series.split(",")]
-    options = options_from_args(args)
+    options = options_from_args(args, args.sources)  # fail before any work
+    fmt = check_output(args.output, args.format, args.force, args.sources)
     with ProgressBar(enabled=not args.no_progress) as bar:
-        result = FusionJob(args.sources, options, modalities=modalities,
-                           series_uids=series).run(progress=bar)
+        result = FusionJob(args.sources, options).run(progress=bar)
+    metrics = measure(result) if args.metrics else None  # a failure here leaves no output
     written = export_result(result, args.output, args.format, force=args.force)
     notices = list(result.notices)
     if fmt == "png" and len(written) == 1 and result.fused.num_slices > 1:
@@ -47,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"fusionviewer: notice: {notice}", file=sys.stderr)
     shown = written[0] if len(written) == 1 and fmt != "dicom" else args.output
     print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
-    if args.metrics:
-        print(json.dumps(result_metrics(result), indent=2, sort_keys=True))
+    if metrics is not None:
+        print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0

@@ -56,7 +56,7 @@ def _modalities(text: str | None) -> tuple[str | None, str | None]:
 
 def run(args: argparse.Namespace) -> int:
     from ..io import load_image
-    from ..io._common import check_target
+    from ..io.guard import check_destination
     from ..io.export import write_nifti, write_png
     from ..registration import register as register_images, save_transform
     from ._common import ProgressBar
@@ -64,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     fmt = _output_format(args.output)
     sources = [args.fixed, args.moving]
     # Fail on clobbering before the (slow) registration.
-    check_target(Path(args.output), force=args.force, protected=sources)
+    check_destination(Path(args.output), force=args.force, sources=sources)
     if args.save_transform:
         if not args.save_transform.lower().endswith(".tfm"):
             raise InputError("transform files must end in .tfm", args.save_transform)
-        check_target(Path(args.save_transform), force=args.force,
-                     protected=sources + [args.output])
+        check_destination(Path(args.save_transform), force=args.force,
+                          sources=sources + [args.output])
     fixed_hint, moving_hint = _modalities(args.modality)
     fixed = load_image(args.fixed, modality=fixed_hint)
     moving = load_image(args.moving, modality=moving_hint)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 from PIL import Image as PILImage
 
-from ..fusion import get_method
+from ..pipeline import FusionOptions, fuse_gray
 from ..progress import check_cancel, report
 from .context import Context, Section
 from .data import TASKS, load_pair, val_pairs
@@ -94,14 +94,14 @@ def run(ctx: Context) -> Section:
     per_pair = {}
     spread: dict[str, list] = {}
     for dev, m in devices:
-        fn = get_method(m)
+        fn = _method(m)
         ts = [_median_seconds(fn, x, reps, spread.setdefault(f"{m}@{dev}", []), device=dev)
               for x in inputs]
         per_pair[f"{m}@{dev}"] = statistics.median(ts) * 1000.0
         tick()
     sizes = {}
     for dev, m in devices:
-        fn = get_method(m)
+        fn = _method(m)
         for s in cfg.speed_sizes:
             x = [_resize(v, s) for v in inputs[0]]
             sizes.setdefault(f"{m}@{dev}", {})[s] = _median_seconds(
@@ -109,7 +109,7 @@ def run(ctx: Context) -> Section:
             tick()
     batches = {}
     if ctx.has_cnn:
-        fn = get_method("cnn")
+        fn = _method("cnn")
         zmax = max(cfg.speed_batches)
         vol = [np.stack([inputs[k % len(inputs)][i] for k in range(zmax)]) for i in (0, 1)]
         for dev in ["cpu"] + (["cuda"] if gpu_available() else []):
@@ -160,3 +160,11 @@ def run(ctx: Context) -> Section:
                                                      for k, v in per_pair.items()) + "."]
     return Section(NUMBER, TITLE, "\n".join(body), files=files + ["speed.json"], headline=head,
                    data={"per_pair": per_pair})
+
+
+def _method(name: str):
+    """``fn(images, device=..., batch_size=...)``: the named method through the pipeline."""
+    def fn(images, device="cpu", batch_size=None):
+        cnn = {"device": device, "batch_size": batch_size} if name == "cnn" else {}
+        return fuse_gray(list(images), FusionOptions(method=name, **cnn))[0]
+    return fn

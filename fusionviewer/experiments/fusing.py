@@ -9,39 +9,41 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ModelError
-from ..fusion import get_method
 from ..metrics import compute_metrics, to_display_u8
+from ..pipeline import METHOD_LABELS as LABELS
+from ..pipeline import FusionOptions, fuse_gray
 
 CLASSICAL = ("average", "laplacian", "gff")
-LABELS = {"cnn": "CNN (ours)", "average": "Average", "laplacian": "Laplacian pyramid (LP-4)",
-          "gff": "GFF (guided filtering)"}
 
 
-def fuse_u8(method: str, sources: Sequence[np.ndarray], **options) -> tuple[np.ndarray, float]:
-    """Fuse 0..255 gray sources with a named method; (fused on the 8-bit grid, seconds).
-
-    The time covers the method call only (inputs already in [0, 1] floats, no file I/O).
-    """
-    fn = get_method(method)
+def fuse_u8(method: str, sources: Sequence[np.ndarray], *, block_size: int | None = None,
+            device: str = "auto", batch_size: int | None = None, **method_options
+            ) -> tuple[np.ndarray, float]:
+    """Fuse 0..255 gray sources with a named method (pipeline.fuse_gray, no fallback); (fused
+    on the 8-bit grid, seconds). The time covers the fusion only (no file I/O)."""
+    options = FusionOptions(method=method, block_size=block_size, device=device,
+                            batch_size=batch_size, method_options=method_options)
+    options.validate()
     x01 = [np.asarray(s, dtype=np.float32) / np.float32(255.0) for s in sources]
     t0 = time.perf_counter()
-    fused = fn(x01, **options)
+    fused, used, notices = fuse_gray(x01, options)
     seconds = time.perf_counter() - t0
+    if used != method:  # the experiments report a method's own numbers, never a fallback's
+        raise ModelError("; ".join(notices) or f"{method} fell back to {used}")
     return to_display_u8(fused), seconds
 
 
 def score(fused: np.ndarray, sources: Sequence[np.ndarray], functional: int | None,
           labels: Sequence[str] | None = None, target: np.ndarray | None = None) -> dict[str, float]:
-    """All metrics (fusionviewer.metrics) of a fused 0..255 image, aliases dropped."""
-    m = compute_metrics(fused, list(sources), target, functional=functional, names=labels)
-    return {k: v for k, v in m.items() if k not in ("ENT", "H", "Entropy", "STD", "GRAD")}
+    """All metrics (fusionviewer.metrics) of a fused 0..255 image."""
+    return compute_metrics(fused, list(sources), target, functional=functional, names=labels)
 
 
 def cnn_status(device: str = "cpu") -> tuple[bool, str]:
     """Whether the bundled CNN runs here, and a one-line note (the error when it does not)."""
-    probe = np.zeros((32, 32), dtype=np.float32)
+    probe = np.zeros((32, 32), dtype=np.uint8)
     try:
-        get_method("cnn")([probe, probe], device=device)
+        fuse_u8("cnn", [probe, probe], device=device)
     except (ModelError, ImportError, RuntimeError, ValueError) as exc:
         return False, f"{type(exc).__name__}: {exc}"
     return True, "bundled weights loaded"

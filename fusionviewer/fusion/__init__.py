@@ -15,6 +15,11 @@ from .classical import fuse_average, fuse_gff, fuse_laplacian
 DEFAULT_METHOD = "cnn"
 FALLBACK_METHOD = "gff"
 
+# The CNN's tile sizes: powers of two from 16 to 1024 (a tile at least as large as the slice
+# means whole slices). Smaller tiles carry a 64-pixel halo each and take minutes per slice.
+BLOCK_SIZES = tuple(2 ** i for i in range(4, 11))
+CNN_OPTIONS = ("block_size", "device", "batch_size", "weights")
+
 DESCRIPTIONS = {
     "average": "pixel average",
     "laplacian": "Laplacian pyramid (4 levels, average base, max-absolute detail)",
@@ -24,7 +29,7 @@ DESCRIPTIONS = {
 
 
 def _fuse_cnn(images, *, progress=None, cancel=None, block_size=None, device="auto",
-              batch_size=None, weights=None, **_ignored):
+              batch_size=None, weights=None):
     """The bundled CNN; imported on first use so the classical methods never need torch."""
     try:
         from .inference import fuse_cnn
@@ -36,22 +41,23 @@ def _fuse_cnn(images, *, progress=None, cancel=None, block_size=None, device="au
                     device=device, batch_size=batch_size, weights=weights)
 
 
-def _classical(fn: Callable) -> Callable:
-    """Wrap a classical method so it ignores CNN-only options (block_size, device, batch_size)."""
+def check_block_size(block_size: int | None) -> None:
+    """Raise InputError unless ``block_size`` is None (whole slices) or one of BLOCK_SIZES."""
+    if block_size is None:
+        return
+    if isinstance(block_size, bool) or int(block_size) != block_size \
+            or int(block_size) not in BLOCK_SIZES:
+        from ..errors import InputError
 
-    def method(images, *, progress=None, cancel=None, block_size=None, device=None,
-               batch_size=None, **options):
-        return fn(images, progress=progress, cancel=cancel, **options)
-
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
+        raise InputError(f"block size must be one of {', '.join(map(str, BLOCK_SIZES))} "
+                         f"pixels (a power of two; a block as large as the slice means whole "
+                         f"slices), got {block_size}")
 
 
 _METHODS: dict[str, Callable] = {
-    "average": _classical(fuse_average),
-    "laplacian": _classical(fuse_laplacian),
-    "gff": _classical(fuse_gff),
+    "average": fuse_average,
+    "laplacian": fuse_laplacian,
+    "gff": fuse_gff,
     "cnn": _fuse_cnn,
 }
 
@@ -70,5 +76,6 @@ def get_method(name: str) -> Callable:
     return _METHODS[key]
 
 
-__all__ = ["DEFAULT_METHOD", "FALLBACK_METHOD", "DESCRIPTIONS", "available_methods",
-           "get_method", "fuse_average", "fuse_laplacian", "fuse_gff"]
+__all__ = ["BLOCK_SIZES", "CNN_OPTIONS", "DEFAULT_METHOD", "FALLBACK_METHOD", "DESCRIPTIONS",
+           "available_methods", "check_block_size", "get_method", "fuse_average",
+           "fuse_laplacian", "fuse_gff"]

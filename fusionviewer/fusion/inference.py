@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ModelError
+from . import check_block_size
 from ..progress import ProgressCallback, check_cancel, report
 
 HALO = 64  # pixels of context around each block; a multiple of 2**levels keeps grids aligned
@@ -167,17 +168,14 @@ def fuse_cnn(images, *, progress: ProgressCallback | None = None, cancel=None,
              batch_size: int | None = None, weights: str | Path | None = None) -> np.ndarray:
     """Fuse N >= 2 gray float arrays in [0, 1] with the bundled CNN (float32 [0, 1], same shape).
 
-    ``block_size``: None (whole slices) or 2**i, i in 1..8 (tiles with halo, blended).
+    ``block_size``: None (whole slices) or one of ``BLOCK_SIZES`` (tiles with halo, blended).
     ``device``: 'auto' (CUDA, then MPS, then CPU), 'cuda', 'mps' or 'cpu'. On CPU torch uses
     ``torch.get_num_threads()`` threads (set ``FUSIONVIEWER_THREADS`` to override).
     ``batch_size``: slices (or tiles) per forward pass. Raises ModelError for bad weights.
     """
     import torch
 
-    if block_size is not None:
-        b = int(block_size)
-        if b < 2 or b > 256 or b & (b - 1):
-            raise InputError(f"block size must be a power of two from 2 to 256, got {block_size}")
+    check_block_size(block_size)
     stack = _check_inputs(images)
     volume = stack.ndim == 4
     slices = stack if volume else stack[None]  # (Z, N, H, W)
@@ -191,16 +189,16 @@ def fuse_cnn(images, *, progress: ProgressCallback | None = None, cancel=None,
     if bs < 1:
         raise InputError(f"batch size must be positive, got {batch_size}")
     out = np.empty((z, h, w), np.float32)
-    report(progress, "fusing (CNN)", 0.0)
+    report(progress, "fusing", 0.0)
     if block_size is None or block_size >= max(h, w):
         for i in range(0, z, bs):
             check_cancel(cancel)
             out[i:i + bs] = _run_batch(model, np.ascontiguousarray(slices[i:i + bs]), dev)
-            report(progress, "fusing (CNN)", min(z, i + bs) / z)
+            report(progress, "fusing", min(z, i + bs) / z)
     else:
         for i in range(z):
             check_cancel(cancel)
             out[i] = _fuse_tiled(model, slices[i], int(block_size), dev, bs, cancel)
-            report(progress, "fusing (CNN)", (i + 1) / z)
+            report(progress, "fusing", (i + 1) / z)
     np.clip(out, 0.0, 1.0, out=out)
     return out if volume else out[0]

@@ -13,26 +13,13 @@ from ..paths import samples_dir
 
 SCREENSHOT_SIZE = (1600, 980)
 SCREENSHOT_TIMEOUT_MS = 15 * 60 * 1000
-DEMO_TASKS = ("ct-mri", "spect-mri", "pet-mri")
 
 
 def demo_pair(task: str | None = None) -> list[Path]:
-    """Two matched files of a bundled sample task folder (resources/samples/<task>/<a>|<b>/NAME)."""
-    root = samples_dir()
-    tasks = [task] if task else list(DEMO_TASKS)
-    if root.is_dir():
-        tasks += sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in tasks)
-    for name in tasks:
-        folder = root / name
-        subs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-        if len(subs) < 2:
-            continue
-        files = [{f.name: f for f in s.iterdir() if f.is_file() and not f.name.startswith(".")}
-                 for s in subs[:2]]
-        common = sorted(set(files[0]) & set(files[1]))
-        if common:
-            return [files[0][common[0]], files[1][common[0]]]
-    raise InputError("no bundled sample pair found", str(root))
+    """The two files of a bundled sample pair (the pipeline's demo pair)."""
+    from ..pipeline import demo_pair as pair
+
+    return pair(task)[0]
 
 
 def _application():

@@ -6,8 +6,6 @@ The GUI thread only starts tasks and applies their results; every core call runs
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,101 +13,51 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..errors import InputError
 from ..image import Image
+from ..pipeline.sources import guess_modality
 from .document import Document, Source
 from .workers import Task, TaskRunner
 
 METRICS_DELAY_MS = 150  # wait this long after the last slice change before measuring it
 
-# Folder/file name tokens that name a modality (the Harvard layout: ct-mri/ct/2010.png).
-_MODALITY_TOKENS = {"ct": "CT", "mr": "MR", "mri": "MR", "t1": "MR", "t2": "MR", "pet": "PT",
-                    "pt": "PT", "spect": "NM", "nm": "NM"}
-
-
-def guess_modality(path: str) -> str | None:
-    """A modality hint from the file or parent-folder name (non-DICOM files carry none)."""
-    p = Path(path)
-    for part in [p.stem, p.parent.name]:
-        tokens = [t for t in re.split(r"[^a-z0-9]+", part.lower()) if t]
-        hits = {_MODALITY_TOKENS[t] for t in tokens if t in _MODALITY_TOKENS}
-        if len(hits) == 1:
-            return hits.pop()
-    return None
-
-
 def load_one(path: str, series_uid: str | None, modality: str | None, *, progress=None,
              cancel=None) -> tuple[str, Any]:
     """Worker: ('series', [SeriesInfo, ...]) for a folder of several series, else
     ('image', (Image, its display range))."""
-    from ..io import list_series, load_image
-
-    if Path(path).is_dir() and series_uid is None:
-        series = list_series(path)
-        if len(series) > 1:
-            return ("series", series)
-        if series:
-            series_uid = series[0].uid
-    image = load_image(path, series_uid=series_uid, modality=modality, progress=progress,
-                       cancel=cancel)
-    image.check_finite(path)
+    from ..pipeline import SeveralSeries, load_source
     from .display import robust_range
+
+    try:
+        image = load_source(path, series_uid=series_uid, modality=modality, progress=progress,
+                            cancel=cancel)
+    except SeveralSeries as several:
+        return ("series", several.series)
 
     return ("image", (image, robust_range(image.array)))  # the range off the GUI thread
 
 
 def fuse(images: list[Image], options: Any, *, progress=None, cancel=None) -> Any:
-    """Worker: run the pipeline; a GPU failure falls back to the CPU with a notice."""
-    from ..errors import Cancelled, FusionViewerError
+    """Worker: run the pipeline (its fusion step holds the CNN and GPU fallbacks)."""
     from ..pipeline import FusionJob
 
-    try:
-        return FusionJob(images, options).run(progress=progress, cancel=cancel)
-    except (Cancelled, FusionViewerError):
-        raise
-    except RuntimeError as exc:
-        if getattr(options, "device", "cpu") == "cpu" or options.method != "cnn":
-            raise
-        result = FusionJob(images, dataclasses.replace(options, device="cpu")).run(
-            progress=progress, cancel=cancel)
-        result.notices.append(f"GPU failed ({str(exc).splitlines()[0]}); fused on the CPU")
-        return result
+    return FusionJob(images, options).run(progress=progress, cancel=cancel)
 
 
 def slice_metrics(result: Any, k: int, *, progress=None, cancel=None
                   ) -> tuple[dict[str, float], bool]:
-    """Worker: every metric of the fused slice k against the registered sources (0..255 scale),
-    and whether the slice has signal (metrics of an empty slice mean little)."""
-    from ..metrics import compute_metrics, has_signal, to_display_u8
-    from ..metrics.compute import functional_index
-    from ..progress import check_cancel, report
+    """Worker: every metric of the fused slice k (pipeline.measure), and whether the slice has
+    signal (metrics of an empty slice mean little)."""
+    from ..metrics import has_signal, to_display_u8
+    from ..pipeline import measure
 
-    report(progress, "measuring", 0.0)
-    check_cancel(cancel)
-    fused = to_display_u8(result.fused_gray[k])
-    srcs = [to_display_u8(s.luminance()[k]) for s in result.sources]
-    out = compute_metrics(fused, srcs, functional=functional_index(result.sources),
-                          names=_labels(len(srcs)))
-    report(progress, "measuring", 1.0)
-    return out, has_signal(fused)
+    values = measure(result, k, progress=progress, cancel=cancel)
+    return values, has_signal(to_display_u8(result.fused_gray[k]))
 
 
 def volume_metrics(result: Any, *, progress=None, cancel=None) -> dict:
-    """Worker: metrics of every slice and their mean (metrics.evaluate_volume)."""
-    from ..metrics import evaluate_volume, to_display_u8
-    from ..metrics.compute import functional_index
+    """Worker: metrics of every slice and their mean (pipeline.measure_volume)."""
+    from ..pipeline import measure_volume
 
-    fused = to_display_u8(result.fused_gray)
-    srcs = [to_display_u8(s.luminance()) for s in result.sources]
-    return evaluate_volume(fused, srcs, functional=functional_index(result.sources),
-                           names=_labels(len(srcs)), progress=_renamed(progress, "measuring"),
-                           cancel=cancel)
-
-
-def _labels(n: int) -> list[str]:
-    return [chr(ord("A") + i) for i in range(n)]
-
-
-def _renamed(progress, stage: str):
-    return None if progress is None else (lambda _s, f: progress(stage, f))
+    return measure_volume(result, progress=progress, cancel=cancel)
 
 
 def export(result: Any, out: str, fmt: str, force: bool, *, progress=None, cancel=None) -> list:

@@ -11,7 +11,6 @@ import numpy as np
 
 from ..image import Image
 
-FUNCTIONAL_DISPLAY = ("PT", "NM")  # shown with a colormap in the overlay
 
 
 @dataclass
@@ -166,15 +165,3 @@ def crop_rect(arr: np.ndarray, rect: tuple[float, float, float, float]) -> np.nd
     x0, y0 = int(np.clip(np.floor(x), 0, w_img)), int(np.clip(np.floor(y), 0, h_img))
     x1, y1 = int(np.clip(np.ceil(x + w), 0, w_img)), int(np.clip(np.ceil(y + h), 0, h_img))
     return arr[y0:y1, x0:x1]
-
-
-def functional_index(images: list[Image]) -> int | None:
-    """The source shown with a colormap in the overlay: colour first, then PET/SPECT, then CT."""
-    for i, img in enumerate(images):
-        if img.is_color:
-            return i
-    for mods in (FUNCTIONAL_DISPLAY, ("CT",)):
-        for i, img in enumerate(images):
-            if img.modality in mods:
-                return i
-    return None

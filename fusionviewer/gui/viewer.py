@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QHBoxLayout
                                QRadioButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from ..normalization import CT_PRESETS
+from ..pipeline import functional_index
 from . import display
 from .document import MODE_CHECKER, MODE_FUSED, MODE_OVERLAY, SLOT_NAMES, Document
 from .slice_view import MODE_ROI, MODE_WL, SliceView
@@ -284,7 +285,7 @@ class ViewerPanel(QWidget):
             mapped = [display.apply_levels(l.display(k), self.levels.get(i, l.default_levels()))
                       for i, l in srcs]
             if mode == MODE_OVERLAY:
-                f = display.functional_index([l.image for _, l in srcs])
+                f = functional_index([l.image for _, l in srcs])
                 f = 1 if f is None else f
                 base = 0 if f != 0 else 1
                 comp = display.overlay(mapped[base], mapped[f], self.doc.opacity)

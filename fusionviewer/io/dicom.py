@@ -463,7 +463,7 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
             pixels[(str(path), fr.frame)] = arr[fr.frame]
             frames.append(fr)
         datasets.append(ds)
-        report(progress, "loading DICOM", (i + 1) / len(members))
+        report(progress, "loading", (i + 1) / len(members))
     if not frames:
         raise InputError("the series holds no image slices", name)
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import RESEARCH_ONLY, __version__
 from ..errors import InputError
 from ..image import Image
-from ._common import atomic_path, check_target
+from .guard import atomic_folder, atomic_path, check_destination
 
 DICOM_NAME = "IM_{:04d}.dcm"
 _DICOM_NAME_RE = re.compile(r"IM_\d{4,}\.dcm")
@@ -55,11 +55,21 @@ def to_uint8(image: Image) -> np.ndarray:
     return np.rint(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def _protected(image: Image, sources: Sequence[Image] = ()) -> list[str]:
-    paths = list(image.provenance.source_paths)
-    for src in sources:
-        paths.extend(src.provenance.source_paths)
-    return paths
+def protected_paths(images: Sequence[Image]) -> tuple[list[str], list[str]]:
+    """(source files and folders, folders holding a source DICOM series) of ``images``."""
+    paths: list[str] = []
+    series: list[str] = []
+    for image in images:
+        own = list(image.provenance.source_paths)
+        paths.extend(own)
+        if image.provenance.series_instance_uid:  # a DICOM file's folder holds its series
+            series.extend(str(Path(p).parent) for p in own if Path(p).is_file())
+    return paths, series
+
+
+def _guard(path: Path, image: Image, sources: Sequence[Image], force: bool, **kw) -> None:
+    paths, series = protected_paths([image, *sources])
+    check_destination(path, force=force, sources=paths, series_folders=series, **kw)
 
 
 def write_png(image: Image, path: str | Path, *, slice_index: int | None = None,
@@ -72,7 +82,7 @@ def write_png(image: Image, path: str | Path, *, slice_index: int | None = None,
         slice_index = image.num_slices // 2
     if not 0 <= slice_index < image.num_slices:
         raise InputError(f"slice {slice_index} out of range 0..{image.num_slices - 1}", str(path))
-    check_target(path, force=force, protected=_protected(image))
+    _guard(path, image, (), force)
     u8 = to_uint8(image.slice(slice_index))[0]
     with atomic_path(path) as tmp:
         PILImage.fromarray(u8, mode="RGB" if u8.ndim == 3 else "L").save(tmp, format="PNG")
@@ -86,12 +96,16 @@ def write_png_slices(image: Image, folder: str | Path, *, prefix: str = "slice",
 
     folder = Path(folder)
     paths = [folder / f"{prefix}_{k:03d}.png" for k in range(image.num_slices)]
-    for p in paths:
-        check_target(p, force=force, protected=_protected(image))
+    if folder.is_dir():
+        for p in paths:
+            _guard(p, image, (), force)
+    else:
+        _guard(folder, image, (), force, folder=True)
     u8 = to_uint8(image)
-    for k, p in enumerate(paths):
-        with atomic_path(p) as tmp:
-            PILImage.fromarray(u8[k], mode="RGB" if u8.ndim == 4 else "L").save(tmp, format="PNG")
+    with atomic_folder(folder) as tmp:
+        for k, p in enumerate(paths):
+            PILImage.fromarray(u8[k], mode="RGB" if u8.ndim == 4 else "L").save(
+                tmp / p.name, format="PNG")
     return paths
 
 
@@ -102,19 +116,37 @@ def write_nifti(image: Image, path: str | Path, *, force: bool = False) -> Path:
     path = Path(path)
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         raise InputError("NIfTI output needs a .nii or .nii.gz name", str(path))
-    check_target(path, force=force, protected=_protected(image))
+    _guard(path, image, (), force, expected_bytes=_nifti_bytes(image))
     arr = image.array
     if arr.dtype == np.float64:
         image = image.with_array(arr.astype(np.float32))
     elif arr.dtype == np.bool_:
         image = image.with_array(arr.astype(np.uint8))
-    with atomic_path(path) as tmp:
+    with atomic_path(path, verify=lambda tmp: _check_nifti_size(tmp, image)) as tmp:
         try:
             sitk.WriteImage(image.to_sitk(), str(tmp), useCompression=path.suffix == ".gz")
         except RuntimeError as exc:
             raise InputError(f"cannot write NIfTI ({str(exc).strip().splitlines()[-1][:160]})",
                              str(path)) from None
     return path
+
+
+def _nifti_bytes(image: Image) -> int:
+    """Size of the uncompressed NIfTI-1 file: 352-byte header plus the voxels as written."""
+    itemsize = 4 if image.array.dtype == np.float64 else max(1, image.array.dtype.itemsize)
+    return 352 + int(image.array.size) * itemsize
+
+
+def _check_nifti_size(tmp: Path, image: Image) -> str | None:
+    """ITK only warns when the disk fills; a short file (or gzip stream) is caught here."""
+    want = _nifti_bytes(image)
+    if tmp.name.endswith(".gz"):
+        with open(tmp, "rb") as fh:  # gzip's trailer holds the uncompressed size mod 2**32
+            fh.seek(-4, 2)
+            size = int.from_bytes(fh.read(4), "little")
+        return None if size == want % 2 ** 32 else "the compressed file is incomplete (disk full?)"
+    got = tmp.stat().st_size
+    return None if got >= want else f"wrote only {got} of {want} bytes (disk full?)"
 
 
 # --- DICOM ---------------------------------------------------------------------------------------
@@ -201,30 +233,6 @@ def _series_paths(folder: Path, n: int) -> list[Path]:
     return [folder / DICOM_NAME.format(k + 1) for k in range(n)]
 
 
-def _check_dicom_folder(folder: Path, paths: list[Path], protected: list[str],
-                        force: bool) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise InputError("DICOM output must be a folder, a file exists there", str(folder))
-    protected_resolved = {str(Path(p).resolve()) for p in protected if p}
-    if folder.is_dir():
-        holds_source = any(str(Path(p).resolve().parent) == str(folder.resolve())
-                           for p in protected if p)
-        if holds_source and not force:
-            raise InputError("refusing to write into a source folder (use --force)", str(folder))
-        for p in paths:
-            if str(p.resolve()) in protected_resolved:
-                raise InputError("refusing to write over a source file", str(p))
-        if any(folder.iterdir()) and not force:
-            raise InputError("output folder exists and is not empty (use --force to overwrite)",
-                             str(folder))
-    else:
-        try:
-            folder.mkdir(parents=True)
-        except OSError as exc:
-            raise InputError(f"cannot create the output folder: {exc.strerror}",
-                             str(folder)) from None
-
-
 def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Image] = (),
                        description: str, force: bool = False) -> list[Path]:
     """Write one DICOM Secondary Capture instance per slice into ``folder`` (IM_0001.dcm ...).
@@ -241,8 +249,8 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
     folder = Path(folder)
     n = image.num_slices
     paths = _series_paths(folder, n)
-    protected = _protected(image, sources)
-    _check_dicom_folder(folder, paths, protected, force)
+    _guard(folder, image, sources, force, folder=True,
+           expected_bytes=int(image.array.size) * 2 + 4096 * n)
 
     ref = _dicom_source(sources)
     attrs = ref.provenance.attributes if ref is not None else {}
@@ -281,59 +289,55 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
         return str(value) if value not in (None, "") else None
 
     written: list[Path] = []
-    for k in range(n):
-        position = np.asarray(image.origin) + d @ np.array([0.0, 0.0, k * sz])
-        try:
-            ds = hd.sc.SCImage(
-                pixel_array=np.ascontiguousarray(stored_all[k]),
-                photometric_interpretation=photometric, bits_allocated=bits,
-                coordinate_system="PATIENT", study_instance_uid=study_uid,
-                series_instance_uid=series_uid, series_number=series_number,
-                sop_instance_uid=generate_uid(), instance_number=k + 1,
-                manufacturer="FusionViewer",
-                patient_id=text("PatientID") if ref is not None else "ANONYMOUS",
-                patient_name=text("PatientName") if ref is not None else "ANONYMOUS^",
-                patient_birth_date=text("PatientBirthDate"),
-                patient_sex=text("PatientSex") if text("PatientSex") in ("M", "F", "O") else None,
-                accession_number=text("AccessionNumber"), study_id=text("StudyID"),
-                study_date=text("StudyDate") or (None if ref is not None else now.date()),
-                study_time=text("StudyTime") or (None if ref is not None else now.time()),
-                referring_physician_name=text("ReferringPhysicianName"),
-                pixel_spacing=(sy, sx),
-                patient_orientation=(orientation[0][0], orientation[1][0]))
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"cannot build DICOM instance: {exc}", str(folder)) from None
-        if ref is not None and text("StudyDescription"):
-            ds.StudyDescription = text("StudyDescription")
-        ds.SeriesDescription = description[:64]
-        ds.PatientOrientation = list(orientation)  # highdicom accepts single letters only
-        ds.ImageType = ["DERIVED", "SECONDARY"]
-        ds.DerivationDescription = derivation[:1024]
-        ds.SoftwareVersions = __version__
-        ds.ManufacturerModelName = "FusionViewer"
-        ds.BurnedInAnnotation = "NO"
-        ds.FrameOfReferenceUID = for_uid
-        ds.PositionReferenceIndicator = ""
-        ds.ImagePositionPatient = [float(f"{v:.6f}") for v in position]
-        ds.ImageOrientationPatient = [float(f"{v:.6f}") for v in list(row) + list(col)]
-        ds.SliceThickness = float(f"{sz:.6f}")
-        ds.SpacingBetweenSlices = float(f"{sz:.6f}")
-        ds.SliceLocation = float(f"{float(position @ normal):.6f}")
-        if not image.is_color:
-            ds.RescaleSlope = float(f"{slope:.10g}")
-            ds.RescaleIntercept = float(f"{intercept:.10g}")
-            ds.RescaleType = "HU" if image.modality == "CT" and slope == 1.0 else "US"
-            ds.WindowCenter = float(f"{window[0]:.10g}")
-            ds.WindowWidth = float(f"{window[1]:.10g}")
-        refs = _references(sources, k, n)
-        if refs:
-            ds.SourceImageSequence = refs
-        with atomic_path(paths[k]) as tmp:
-            ds.save_as(tmp, enforce_file_format=True)
-        written.append(paths[k])
-    if force:  # drop stale slices of an older, longer series written here before
-        keep = {p.name for p in written}
-        for old in folder.iterdir():
-            if _DICOM_NAME_RE.fullmatch(old.name) and old.name not in keep:
-                old.unlink()
+    # The series appears whole or not at all; an older, longer series' extra slices go.
+    with atomic_folder(folder, stale=lambda p: bool(_DICOM_NAME_RE.fullmatch(p.name))) as tmp:
+        for k in range(n):
+            position = np.asarray(image.origin) + d @ np.array([0.0, 0.0, k * sz])
+            try:
+                ds = hd.sc.SCImage(
+                    pixel_array=np.ascontiguousarray(stored_all[k]),
+                    photometric_interpretation=photometric, bits_allocated=bits,
+                    coordinate_system="PATIENT", study_instance_uid=study_uid,
+                    series_instance_uid=series_uid, series_number=series_number,
+                    sop_instance_uid=generate_uid(), instance_number=k + 1,
+                    manufacturer="FusionViewer",
+                    patient_id=text("PatientID") if ref is not None else "ANONYMOUS",
+                    patient_name=text("PatientName") if ref is not None else "ANONYMOUS^",
+                    patient_birth_date=text("PatientBirthDate"),
+                    patient_sex=text("PatientSex") if text("PatientSex") in ("M", "F", "O") else None,
+                    accession_number=text("AccessionNumber"), study_id=text("StudyID"),
+                    study_date=text("StudyDate") or (None if ref is not None else now.date()),
+                    study_time=text("StudyTime") or (None if ref is not None else now.time()),
+                    referring_physician_name=text("ReferringPhysicianName"),
+                    pixel_spacing=(sy, sx),
+                    patient_orientation=(orientation[0][0], orientation[1][0]))
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"cannot build DICOM instance: {exc}", str(folder)) from None
+            if ref is not None and text("StudyDescription"):
+                ds.StudyDescription = text("StudyDescription")
+            ds.SeriesDescription = description[:64]
+            ds.PatientOrientation = list(orientation)  # highdicom accepts single letters only
+            ds.ImageType = ["DERIVED", "SECONDARY"]
+            ds.DerivationDescription = derivation[:1024]
+            ds.SoftwareVersions = __version__
+            ds.ManufacturerModelName = "FusionViewer"
+            ds.BurnedInAnnotation = "NO"
+            ds.FrameOfReferenceUID = for_uid
+            ds.PositionReferenceIndicator = ""
+            ds.ImagePositionPatient = [float(f"{v:.6f}") for v in position]
+            ds.ImageOrientationPatient = [float(f"{v:.6f}") for v in list(row) + list(col)]
+            ds.SliceThickness = float(f"{sz:.6f}")
+            ds.SpacingBetweenSlices = float(f"{sz:.6f}")
+            ds.SliceLocation = float(f"{float(position @ normal):.6f}")
+            if not image.is_color:
+                ds.RescaleSlope = float(f"{slope:.10g}")
+                ds.RescaleIntercept = float(f"{intercept:.10g}")
+                ds.RescaleType = "HU" if image.modality == "CT" and slope == 1.0 else "US"
+                ds.WindowCenter = float(f"{window[0]:.10g}")
+                ds.WindowWidth = float(f"{window[1]:.10g}")
+            refs = _references(sources, k, n)
+            if refs:
+                ds.SourceImageSequence = refs
+            ds.save_as(tmp / paths[k].name, enforce_file_format=True)
+            written.append(paths[k])
     return written

@@ -49,16 +49,6 @@ def as_gray(x: Any, what: str) -> np.ndarray:
     return a
 
 
-def functional_index(sources: Sequence[Any]) -> int | None:
-    """The functional source among Images: first PET/SPECT, else first CT, else None."""
-    mods = [s.modality if isinstance(s, Image) else None for s in sources]
-    for wanted in (("PT", "NM"), ("CT",)):
-        for i, m in enumerate(mods):
-            if m in wanted:
-                return i
-    return None
-
-
 def _source_labels(n: int, names: Sequence[str] | None) -> list[str]:
     if names is None:
         return [chr(ord("A") + i) for i in range(n)]
@@ -77,15 +67,14 @@ def _psnr(mse: float, peak: float) -> float:
 def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
                     functional: int | None = None, names: Sequence[str] | None = None,
                     ssim_data_range: float = 255, psnr_peak: float | str | None = None,
-                    mi_base: str | float = "e") -> dict[str, float]:
+                    mi_base: str | float = "e", aliases: bool = False) -> dict[str, float]:
     """All metrics of metrics.md by key (0..255 scale; MI in nats, EN in bits, PSNR in dB).
 
-    ``functional`` is the index of the functional source (CT/PET/SPECT) for CClow; when None and
-    the sources are Images it is the first PT/NM source, else the first CT (CClow is omitted when
-    none is known). ``names`` label MI_<name> (default MI_A, MI_B, ...). Variants:
+    ``functional`` is the index of the functional source (CT/PET/SPECT) for CClow; None omits
+    CClow (``fusionviewer.pipeline.functional_index`` is the rule that picks it). ``names`` label MI_<name> (default MI_A, MI_B, ...). Variants:
     ``ssim_data_range`` (L of SSIM and SSIM_R, e.g. 2), ``psnr_peak`` (peak of the fusion PSNR:
     a number or "maxF"; PSNR_R keeps 255), ``mi_base`` ("e" nats or 2 bits, for MI and
-    MI_<k>). Aliases ENT, H, Entropy, STD, GRAD repeat EN, SD, AG. Target-based keys (RMSE,
+    MI_<k>). ``aliases``: also the paper's names ENT, H, Entropy, STD, GRAD (repeating EN, SD, AG). Target-based keys (RMSE,
     PSNR_R, SSIM_R, REL) appear only with a target; VIF only for images of at least 41 x 41.
     """
     if len(sources) < 2:
@@ -100,9 +89,7 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
     if min(f.shape) < 8:
         raise InputError(f"image of shape {f.shape} is too small for the metrics (at least 8 x 8)")
     labels = _source_labels(len(srcs), names)
-    if functional is None:
-        functional = functional_index(sources)
-    elif not 0 <= functional < len(srcs):
+    if functional is not None and not 0 <= functional < len(srcs):
         raise InputError(f"functional source index {functional} out of range 0..{len(srcs) - 1}")
 
     out: dict[str, float] = {}
@@ -158,6 +145,7 @@ def compute_metrics(fused: Any, sources: Sequence[Any], target: Any = None, *,
     if functional is not None:
         out["CClow"] = correlation.functional_correlation(f, srcs[functional])
 
-    for alias, key in ALIASES.items():
-        out[alias] = out[key]
+    if aliases:
+        for alias, key in ALIASES.items():
+            out[alias] = out[key]
     return out

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report
-from .compute import as_gray, compute_metrics, functional_index
+from .compute import as_gray, compute_metrics
 
 
 def to_display_u8(x01: np.ndarray) -> np.ndarray:
@@ -41,13 +41,11 @@ def evaluate_volume(fused: Any, sources: Sequence[Any], target: Any = None, *,
     Returns {"per_slice": [dict per slice], "mean": dict, "slices_with_signal": [indices],
     "num_slices": z}. A slice has signal when the rounded fused slice has max > 0 and is not
     constant; "mean" is empty when no slice has signal. ``options`` go to compute_metrics.
-    Calls progress("metrics", fraction) after each slice and checks cancel before each.
+    Calls progress("measuring", fraction) after each slice and checks cancel before each.
     """
     f = _volume(fused, "fused image")
     srcs = [_volume(s, f"source {i + 1}") for i, s in enumerate(sources)]
     r = None if target is None else _volume(target, "target image")
-    if functional is None:
-        functional = functional_index(sources)
     for i, s in enumerate(srcs + ([r] if r is not None else [])):
         if s.shape[:3] != f.shape[:3]:
             what = "target image" if i == len(srcs) else f"source {i + 1}"
@@ -61,7 +59,7 @@ def evaluate_volume(fused: Any, sources: Sequence[Any], target: Any = None, *,
         per_slice.append(m)
         if has_signal(f[k]):
             with_signal.append(k)
-        report(progress, "metrics", (k + 1) / z)
+        report(progress, "measuring", (k + 1) / z)
     mean = {}
     if with_signal:
         for key in per_slice[with_signal[0]]:

@@ -1,0 +1,256 @@
+"""Batch fusion: same-named files across folders, pair by pair, with a summary CSV.
+
+Consecutive one-slice pairs of one shape are fused in groups with one method call (the CNN
+batches them); a failing pair is recorded and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import Cancelled, InputError
+from ..progress import ProgressCallback, check_cancel, report
+from .export import export_result, write_text
+from .job import FusionJob, PreparedSources, compose_result, fuse_gray
+from .measure import measure
+from .options import FORMATS, FusionOptions, choice_error
+
+BATCH_CSV = "summary.csv"
+_SOURCE_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".mha", ".mhd",
+                    ".nrrd", ".dcm")
+
+
+@dataclass
+class BatchRow:
+    """One pair of a batch run: its name, inputs, outcome and output (a line of the CSV)."""
+
+    name: str
+    inputs: list[str]
+    status: str  # "ok", "failed", "skipped" (no partner) or "cancelled"
+    output: str = ""
+    method: str = ""
+    message: str = ""  # error or notices
+    seconds: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BatchItem:
+    """A pair prepared (loaded, registered, normalized) and waiting for its group's fusion."""
+
+    row: BatchRow
+    job: FusionJob
+    prepared: PreparedSources
+    out: Path
+    fmt: str
+    prepare_seconds: float
+
+    def group_key(self):
+        """One-slice pairs with the same number of sources and shape share one method call."""
+        shape = self.prepared.gray[0].shape
+        return (len(self.prepared.gray), shape) if shape[0] == 1 else None
+
+
+def pair_files(dirs: Sequence[str | Path]) -> tuple[list[tuple[str, list[Path]]], list[BatchRow]]:
+    """Files/sub-folders with the same name in every folder, and rows for unmatched names."""
+    dirs = [Path(d) for d in dirs]
+    if len(dirs) < 2:
+        raise InputError(f"batch needs at least two folders, got {len(dirs)}")
+    entries = []
+    for d in dirs:
+        if not d.exists():
+            raise InputError("folder not found", str(d))
+        if not d.is_dir():
+            raise InputError("not a folder", str(d))
+        names = {p.name: p for p in d.iterdir() if not p.name.startswith(".")}
+        if not names:
+            raise InputError("empty folder", str(d))
+        entries.append(names)
+    common = set.intersection(*(set(e) for e in entries))
+    if not common:
+        raise InputError(f"no file name is present in all {len(dirs)} folders", str(dirs[0]))
+    pairs = [(name, [e[name] for e in entries]) for name in sorted(common)]
+    unmatched = []
+    for name in sorted(set.union(*(set(e) for e in entries)) - common):
+        missing = [str(d) for d, e in zip(dirs, entries) if name not in e]
+        unmatched.append(BatchRow(name, [str(e[name]) for e in entries if name in e], "skipped",
+                                  message=f"missing in {', '.join(missing)}"))
+    return pairs, unmatched
+
+
+def batch_output_path(name: str, first_input: Path, out_dir: Path, fmt: str | None
+                      ) -> tuple[Path, str]:
+    """Output path and format for one pair: PNG in -> PNG out, volumes -> NIfTI, DICOM -> folder."""
+    stem = name
+    for suffix in _SOURCE_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if fmt is None:
+        lower = first_input.name.lower()
+        if first_input.is_dir() or lower.endswith(".dcm"):
+            fmt = "dicom"
+        elif lower.endswith((".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")):
+            fmt = "nifti"
+        else:
+            fmt = "png"
+    suffix = {"png": ".png", "nifti": ".nii.gz", "dicom": ""}[fmt]
+    return out_dir / f"{stem}{suffix}", fmt
+
+
+def run_batch(dirs: Sequence[str | Path], out_dir: str | Path,
+              options: FusionOptions | None = None, *, fmt: str | None = None,
+              force: bool = False, with_metrics: bool = False,
+              progress: ProgressCallback | None = None, cancel=None,
+              group_size: int = 16) -> list[BatchRow]:
+    """Fuse every same-named pair across ``dirs`` into ``out_dir``; write ``summary.csv`` there.
+
+    Pairs run in name order. On cancel the summary is still written (unprocessed pairs
+    "cancelled") and Cancelled is raised. Rows come back in name order; unmatched names are
+    "skipped".
+    """
+    options = options or FusionOptions()
+    options.validate(len(dirs))
+    out_dir = Path(out_dir)
+    if fmt is not None and fmt not in FORMATS:
+        raise choice_error("output format", fmt, FORMATS)
+    pairs, unmatched = pair_files(dirs)
+    if any(out_dir.resolve() == Path(d).resolve() for d in dirs):
+        raise InputError("the output folder is one of the source folders (outputs are named "
+                         "after the sources); choose another -o", str(out_dir))
+    summary = out_dir / BATCH_CSV
+    if summary.exists() and not force:
+        raise InputError("output exists (use --force to overwrite)", str(summary))
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    rows = {name: BatchRow(name, [str(p) for p in paths], "cancelled") for name, paths in pairs}
+    done = [0]
+
+    def step() -> None:
+        report(progress, "fusing", done[0] / max(len(pairs), 1))
+
+    def flush(group: list[BatchItem]) -> None:
+        _fuse_and_export(group, options, force, with_metrics, cancel)
+        done[0] += len(group)
+        step()
+
+    try:
+        group: list[BatchItem] = []
+        for name, paths in pairs:
+            check_cancel(cancel)
+            item = _prepare(rows[name], paths, out_dir, options, fmt, force, cancel)
+            if item is None:
+                done[0] += 1
+                step()
+                continue
+            if group and not (item.group_key() is not None and len(group) < group_size
+                              and group[0].group_key() == item.group_key()):
+                flush(group)
+                group = []
+            group.append(item)
+        if group:
+            flush(group)
+    finally:  # also on Cancelled: the summary lists what was done ("cancelled" for the rest)
+        result_rows = sorted(list(rows.values()) + unmatched, key=lambda r: r.name)
+        write_batch_csv(result_rows, summary)
+    report(progress, "fusing", 1.0)
+    return result_rows
+
+
+def _prepare(row: BatchRow, paths: list[Path], out_dir: Path, options: FusionOptions,
+             fmt: str | None, force: bool, cancel) -> BatchItem | None:
+    """Load/register/normalize one pair; a failure is recorded in its row (None returned)."""
+    t0 = time.perf_counter()
+    try:
+        out, pair_fmt = batch_output_path(row.name, paths[0], out_dir, fmt)
+        if out.exists() and not force:
+            raise InputError("output exists (use --force to overwrite)", str(out))
+        job = FusionJob(paths, options)
+        prepared = job.prepare(cancel=cancel)
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failing pair is reported, never fatal
+        row.status, row.message = "failed", _one_line(exc)
+        row.seconds = time.perf_counter() - t0
+        return None
+    return BatchItem(row, job, prepared, out, pair_fmt, time.perf_counter() - t0)
+
+
+def _fuse_and_export(group: list[BatchItem], options: FusionOptions, force: bool,
+                     with_metrics: bool, cancel) -> None:
+    """Fuse a group of prepared pairs with one method call, then export each and fill its row."""
+    t0 = time.perf_counter()
+    try:
+        fused_list, method, notices = _fuse_group([g.prepared for g in group], options, cancel)
+    except Cancelled:
+        raise
+    except Exception:  # noqa: BLE001 - isolate the failing pair by fusing one at a time
+        fused_list = None
+    share = (time.perf_counter() - t0) / len(group)
+    for j, item in enumerate(group):
+        check_cancel(cancel)
+        row = item.row
+        t1 = time.perf_counter()
+        try:
+            if fused_list is None:
+                result = item.job.fuse(item.prepared, cancel=cancel)
+            else:
+                result = compose_result(item.prepared, fused_list[j], method, notices, options)
+            written = export_result(result, item.out, item.fmt, force=force)
+            row.status, row.method = "ok", result.method
+            row.output = str(written[0] if len(written) == 1 else item.out)
+            row.message = "; ".join(result.notices)
+            if with_metrics:
+                row.metrics = measure(result, cancel=cancel)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            row.status, row.message = "failed", _one_line(exc)
+        row.seconds = item.prepare_seconds + share + time.perf_counter() - t1
+
+
+def _fuse_group(prepared: list[PreparedSources], options: FusionOptions, cancel
+                ) -> tuple[list[np.ndarray], str, list[str]]:
+    """Fuse several one-slice pairs as one stack of slices; split the result back per pair."""
+    n_src = len(prepared[0].gray)
+    stacked = [np.concatenate([p.gray[i] for p in prepared], axis=0) for i in range(n_src)]
+    fused, method, notices = fuse_gray(stacked, options, cancel=cancel)
+    offsets = np.cumsum([0] + [p.gray[0].shape[0] for p in prepared])
+    return [fused[a:b] for a, b in zip(offsets[:-1], offsets[1:])], method, notices
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    return msg if isinstance(exc, InputError) else f"{type(exc).__name__}: {msg}"
+
+
+def write_batch_csv(rows: list[BatchRow], path: Path) -> None:
+    """The batch summary: one line per pair (name, status, output, method, seconds, message,
+    inputs, then any metrics), written atomically."""
+    metric_keys: list[str] = []
+    for r in rows:
+        metric_keys += [k for k in r.metrics if k not in metric_keys]
+    buf = _io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["name", "status", "output", "method", "seconds", "message", "inputs"]
+                    + metric_keys)
+    for r in rows:
+        writer.writerow([r.name, r.status, r.output, r.method, f"{r.seconds:.3f}", r.message,
+                         " | ".join(r.inputs)] + [_fmt(r.metrics.get(k)) for k in metric_keys])
+    write_text(path, buf.getvalue(), force=True)
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+__all__ = ["BATCH_CSV", "BatchItem", "BatchRow", "batch_output_path",
+           "pair_files", "run_batch", "write_batch_csv"]
