@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,16 @@ DEFAULT_TUNING: dict[str, Any] = {
 }
 
 STAGE = "registering"
+_CANCEL_POLL_S = 0.05
+# Cancelled registrations still finishing in ITK; a process must not exit under them (ITK's
+# threads abort the interpreter's shutdown), see ``abandoned_work``.
+ABANDONED: list[threading.Thread] = []
+
+
+def abandoned_work() -> bool:
+    """True while a cancelled registration is still running in a worker thread."""
+    ABANDONED[:] = [t for t in ABANDONED if t.is_alive()]
+    return bool(ABANDONED)
 
 
 @dataclass(frozen=True)
@@ -122,16 +133,48 @@ def _optimize(fixed_s, moving_s, transform: sitk.Transform, opts: dict[str, Any]
     state = _Observer(method, len(opts["shrink_factors"]), opts["iterations"], progress, cancel)
     method.AddCommand(sitk.sitkIterationEvent, state.on_iteration)
     method.AddCommand(sitk.sitkMultiResolutionIterationEvent, state.on_level)
-    try:
-        method.Execute(fixed_s, moving_s)
-    except RuntimeError as exc:
-        if state.cancelled:
-            raise Cancelled("registration cancelled by the user") from None
-        raise InputError(f"registration of {moving_name} onto {fixed_name} failed: "
-                         f"{_first_line(exc)}") from None
-    if state.cancelled:
+    error = _execute_cancellable(method, fixed_s, moving_s, state, cancel)
+    if state.cancelled or (cancel is not None and cancel.is_set()):
         raise Cancelled("registration cancelled by the user")
+    if error is not None:
+        raise InputError(f"registration of {moving_name} onto {fixed_name} failed: "
+                         f"{_first_line(error)}") from None
     return float(method.GetMetricValue()), state.total_iterations
+
+
+def _execute_cancellable(method, fixed_s, moving_s, state: "_Observer", cancel
+                         ) -> RuntimeError | None:
+    """Run ``method.Execute`` in a worker thread (ITK releases the GIL) while this thread
+    watches ``cancel``: ITK prepares each level (smoothing, scales) for seconds without an
+    event, so a cancel must not wait for the next iteration. A cancelled run is left to stop
+    at its next event; the caller raises Cancelled at once."""
+    done = threading.Event()
+    box: dict[str, BaseException] = {}
+
+    def work() -> None:
+        try:
+            method.Execute(fixed_s, moving_s)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="registration", daemon=True)
+    worker.start()
+    try:
+        while not done.wait(_CANCEL_POLL_S):
+            if cancel is not None and cancel.is_set():
+                state.cancelled = True
+                break
+    except KeyboardInterrupt:
+        state.cancelled = True
+    if not done.is_set():
+        method.StopRegistration()
+        ABANDONED.append(worker)
+    error = box.get("error")
+    if error is not None and not isinstance(error, RuntimeError):
+        raise error
+    return error
 
 
 class _Observer:
@@ -146,15 +189,21 @@ class _Observer:
         self.cancelled = False
 
     def on_level(self) -> None:
-        self.level += 1
-        self._report(self.level / self.levels)
-        self._check()
+        try:
+            self.level += 1
+            self._report(self.level / self.levels)
+            self._check()
+        except KeyboardInterrupt:  # raised inside ITK it would become "registration failed"
+            self._stop()
 
     def on_iteration(self) -> None:
-        self.total_iterations += 1
-        done = min(1.0, (self.method.GetOptimizerIteration() + 1) / self.max_iterations)
-        self._report((max(self.level, 0) + done) / self.levels)
-        self._check()
+        try:
+            self.total_iterations += 1
+            done = min(1.0, (self.method.GetOptimizerIteration() + 1) / self.max_iterations)
+            self._report((max(self.level, 0) + done) / self.levels)
+            self._check()
+        except KeyboardInterrupt:
+            self._stop()
 
     def _report(self, fraction: float) -> None:
         # Levels often stop early, so the raw fraction can jump back; keep it monotonic and
@@ -166,8 +215,11 @@ class _Observer:
 
     def _check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
-            self.cancelled = True
-            self.method.StopRegistration()
+            self._stop()
+
+    def _stop(self) -> None:
+        self.cancelled = True
+        self.method.StopRegistration()
 
 
 def _registration_method(opts: dict[str, Any], size) -> sitk.ImageRegistrationMethod:

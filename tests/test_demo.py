@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 import fusionviewer.fusion as fusion
 from fusionviewer.cli import main
-from fusionviewer.cli.demo import demo_pair
+from fusionviewer.pipeline import demo_pair
 from fusionviewer.errors import ModelError
 
 

@@ -267,15 +267,15 @@ def test_dicom_refuses_existing_output_and_source_folder(ct_dicom, tmp_path):
     before = {p.name: p.read_bytes() for p in src_folder.iterdir()}
     with pytest.raises(InputError, match="source folder"):
         write_dicom_series(ct_dicom, src_folder, sources=[ct_dicom], description="x")
-    with pytest.raises(InputError, match="refusing to write over a source file"):
+    with pytest.raises(InputError, match="refusing to write into a source folder"):
         write_dicom_series(ct_dicom, src_folder, sources=[ct_dicom], description="x",
-                           force=True)
+                           force=True)  # --force never reaches into a source series
     assert {p.name: p.read_bytes() for p in src_folder.iterdir()} == before
 
 
 def test_dicom_output_path_is_a_file(ct_dicom, tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InputError, match="must be a folder"):
+    with pytest.raises(InputError, match="needs a folder"):
         write_dicom_series(ct_dicom, tmp_path / "file", sources=[], description="x")
 
 

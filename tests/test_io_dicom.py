@@ -390,7 +390,7 @@ def test_progress_and_cancel(ct_u8, tmp_path):
     _ct_series(ct_u8, tmp_path / "ct")
     seen: list[tuple[str, float]] = []
     load_image(tmp_path / "ct", progress=lambda stage, f: seen.append((stage, f)))
-    assert len(seen) == 8 and seen[-1] == ("loading DICOM", 1.0)
+    assert len(seen) == 8 and seen[-1] == ("loading", 1.0)
     assert [f for _, f in seen] == sorted(f for _, f in seen)
     token = CancelToken()
     token.set()

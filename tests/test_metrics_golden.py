@@ -52,7 +52,7 @@ def test_golden_pixels(case):
 def test_golden_metrics(case):
     a, b, f, r = _load_case(case)
     functional = "AB".index(case["functional_source"])
-    got = compute_metrics(f, [a, b], r, functional=functional)
+    got = compute_metrics(f, [a, b], r, functional=functional, aliases=True)
     for key, want in case["metrics"].items():
         assert got[key] == pytest.approx(want, rel=RTOL, abs=1e-12), key
     for alias, key in {"ENT": "EN", "H": "EN", "Entropy": "EN", "STD": "SD", "GRAD": "AG"}.items():

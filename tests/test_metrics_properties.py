@@ -224,7 +224,7 @@ def test_rotation_changes_only_eog_and_vif_and_transpose_only_qabf(a, b, f):
 def test_variants_and_names():
     a, b = make_image(1, "smooth"), make_image(2, "noise")
     f = np.rint((a + b) / 2)
-    base = compute_metrics(f, [a, b], a)
+    base = compute_metrics(f, [a, b], a, aliases=True)
     bits = compute_metrics(f, [a, b], a, mi_base=2, psnr_peak="maxF", ssim_data_range=2,
                            names=["CT", "MR"])
     assert bits["MI"] == pytest.approx(base["MI"] / math.log(2), rel=1e-12)
@@ -245,14 +245,16 @@ def test_colour_sources_use_rounded_luma():
     assert compute_metrics(b, [rgb, b]) == compute_metrics(b, [gray, b])
 
 
-def test_functional_source_is_found_from_image_modality():
+def test_cclow_needs_an_explicit_functional_source():
+    """compute_metrics applies no rule of its own (pipeline.functional_index is the rule)."""
     a, b = make_image(1, "smooth"), make_image(2, "smooth")
     f = np.rint((a + b) / 2)
     mr = Image(a, modality="MR")
     pet = Image(b, modality="PT")
-    m = compute_metrics(f, [mr, pet])
-    assert m["CClow"] == compute_metrics(f, [a, b], functional=1)["CClow"]
+    assert "CClow" not in compute_metrics(f, [mr, pet])
     assert "CClow" not in compute_metrics(f, [a, b])
+    m = compute_metrics(f, [mr, pet], functional=1)
+    assert m["CClow"] == compute_metrics(f, [a, b], functional=1)["CClow"]
 
 
 @pytest.mark.parametrize("case", ["shape", "nan", "one", "functional", "names"])

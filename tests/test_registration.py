@@ -160,7 +160,7 @@ def test_progress_is_monotonic_and_complete():
     assert len(fractions) > 10
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     assert all(b >= a for a, b in zip(fractions, fractions[1:]))
-    assert {stage for stage, _ in seen} == {"register"}
+    assert {stage for stage, _ in seen} == {"registering"}
 
 
 def test_cancel_stops_registration_quickly():

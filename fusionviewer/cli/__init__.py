@@ -16,6 +16,7 @@ import sys
 
 from .. import RESEARCH_ONLY, __version__
 from ..errors import Cancelled, FusionViewerError, InputError
+from ._signals import cancel_on_signals, exit_if_work_abandoned
 
 EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -64,10 +65,27 @@ def route_bare_paths(parser: argparse.ArgumentParser, argv: list[str]) -> list[s
     return argv
 
 
+# Commands that open a window handle Ctrl-C in the app; the others cancel the core's work.
+_GUI_COMMANDS = ("view",)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(route_bare_paths(parser, argv))
+    if args.command is None or args.command in _GUI_COMMANDS:
+        args.cancel = None
+        return _run(args)
+    with cancel_on_signals() as interrupt:
+        args.cancel = interrupt.token
+        code = _run(args)
+    code = interrupt.exit_code if interrupt.signum is not None else code
+    exit_if_work_abandoned(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; errors become one line on stderr and an exit code."""
     try:
         if args.command is None:
             if args.selftest:

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, args.dirs)
     with ProgressBar(enabled=not args.no_progress, desc="batch") as bar:
         rows = run_batch(args.dirs, args.output, options, fmt=args.format, force=args.force,
-                         with_metrics=args.metrics, progress=bar)
+                         with_metrics=args.metrics, progress=bar, cancel=args.cancel)
     ok = [r for r in rows if r.status == "ok"]
     bad = [r for r in rows if r.status != "ok"]
     for r in bad:

@@ -52,15 +52,16 @@ def write_metrics(metrics: dict[str, float], json_path: Path, csv_path: Path,
 
 
 def fuse_demo(out: Path, method: str = DEFAULT_METHOD, force: bool = False,
-              progress=None, pair: str | None = None) -> tuple[FusionResult, list[Path]]:
+              progress=None, pair: str | None = None, cancel=None
+              ) -> tuple[FusionResult, list[Path]]:
     """Fuse a bundled pair into ``out``; returns the result and the files written."""
     files, modalities = demo_pair(task=pair)
     result = FusionJob(files, FusionOptions(method=method, modalities=modalities)).run(
-        progress=progress)
+        progress=progress, cancel=cancel)
     out.mkdir(parents=True, exist_ok=True)
     written = export_result(result, out / "fused.png", "png", force=force)
     written += export_result(result, out / "fused_dicom", "dicom", force=force)
-    metrics = measure(result)
+    metrics = measure(result, cancel=cancel)
     json_path, csv_path = out / "metrics.json", out / "metrics.csv"
     write_metrics(metrics, json_path, csv_path, force=force)
     return result, written + [json_path, csv_path]
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out_dir(out, args.force)
     with ProgressBar(enabled=not args.no_progress, desc="demo") as bar:
-        result, written = fuse_demo(out, args.method, args.force, progress=bar, pair=args.pair)
+        result, written = fuse_demo(out, args.method, args.force, progress=bar, pair=args.pair,
+                                    cancel=args.cancel)
     sources = ", ".join(p for s in result.inputs for p in s.provenance.source_paths)
     print(f"fused {sources} with {result.method}")
     for notice in result.notices:

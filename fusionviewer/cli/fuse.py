@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, args.sources)  # fail before any work
     fmt = check_output(args.output, args.format, args.force, args.sources)
     with ProgressBar(enabled=not args.no_progress) as bar:
-        result = FusionJob(args.sources, options).run(progress=bar)
-    metrics = measure(result) if args.metrics else None  # a failure here leaves no output
+        result = FusionJob(args.sources, options).run(progress=bar, cancel=args.cancel)
+    metrics = measure(result, cancel=args.cancel) if args.metrics else None  # a failure here leaves no output
     written = export_result(result, args.output, args.format, force=args.force)
     notices = list(result.notices)
     if fmt == "png" and len(written) == 1 and result.fused.num_slices > 1:

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     moving = load_image(args.moving, modality=moving_hint)
     with ProgressBar(enabled=not args.no_progress, desc="register") as bar:
         result = register_images(fixed, moving, transform=args.transform, init=args.init,
-                                 progress=bar)
+                                 progress=bar, cancel=args.cancel)
     if fmt == "png":
         written = write_png(result.image, args.output, force=args.force)
     else:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..metrics import compute_metrics, to_display_u8
-from ..pipeline import METHOD_LABELS as LABELS
+from ..pipeline import METHOD_LABELS as LABELS  # noqa: F401 - the experiments' labels
 from ..pipeline import FusionOptions, fuse_gray
 
 CLASSICAL = ("average", "laplacian", "gff")

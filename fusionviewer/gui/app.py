@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..paths import samples_dir
 
 SCREENSHOT_SIZE = (1600, 980)
 SCREENSHOT_TIMEOUT_MS = 15 * 60 * 1000
-
-
-def demo_pair(task: str | None = None) -> list[Path]:
-    """The two files of a bundled sample pair (the pipeline's demo pair)."""
-    from ..pipeline import demo_pair as pair
-
-    return pair(task)[0]
 
 
 def _application():
@@ -68,7 +58,9 @@ def run_app(args: Any) -> int:
     app.setWindowIcon(window.windowIcon())
     paths = [str(p) for p in (getattr(args, "sources_to_view", None) or [])]
     if getattr(args, "demo", False) and not paths:
-        paths = [str(p) for p in demo_pair(getattr(args, "demo_task", None))]
+        from ..pipeline import demo_pair
+
+        paths = [str(p) for p in demo_pair(getattr(args, "demo_task", None))[0]]
     screenshot = getattr(args, "screenshot", None)
     status = {"code": 0}
     if screenshot:
