@@ -200,7 +200,7 @@ class Controller(QObject):
     # --- metrics -------------------------------------------------------------------------------
     def measure_current_slice(self) -> None:
         """Compute the metrics of the current slice of the result in the background."""
-        if not self.doc.result_is_current():
+        if not self.doc.result_fits_sources():
             return
         if self.metrics_task is not None:
             self.metrics_task.cancel()
@@ -224,7 +224,7 @@ class Controller(QObject):
 
     def measure_volume(self) -> None:
         """Whole-volume metrics on request (pipeline.measure_volume)."""
-        if not self.doc.result_is_current():
+        if not self.doc.result_fits_sources():
             return
         result = self.doc.result
         self._run(measure_volume, result, name="measuring",

@@ -123,11 +123,8 @@ class Document(QObject):
         options.validate()
         if options == self.options:
             return
-        was_current = self.result_is_current()
         self.options = options
         self.optionsChanged.emit()
-        if was_current != self.result_is_current():
-            self._rebuild_layers()
 
     # --- result --------------------------------------------------------------------------
     def fusion_input(self) -> tuple:
@@ -142,6 +139,11 @@ class Document(QObject):
         self._rebuild_layers()
         self.resultChanged.emit()
         self.metricsChanged.emit()
+
+    def result_fits_sources(self) -> bool:
+        """A result exists and was made from the loaded sources with their modalities: the
+        views show it and it is measured (after an options change it stays, marked stale)."""
+        return self.result is not None and self.result_input[:1] == self.fusion_input()[:1]
 
     def result_is_current(self) -> bool:
         """A result exists and was made from the loaded sources, modalities and options."""
@@ -162,7 +164,7 @@ class Document(QObject):
 
     def _rebuild_layers(self) -> None:
         loaded = self.loaded()
-        if self.result_is_current():
+        if self.result_fits_sources():
             srcs = list(self.result.sources)
             layers = [Layer(f"{SLOT_NAMES[i]}: {loaded[i].label}" if i < len(loaded)
                             else f"{SLOT_NAMES[i]}", img, "source", _units(img))

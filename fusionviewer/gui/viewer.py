@@ -96,6 +96,7 @@ class ViewerPanel(QWidget):
         self.slider.valueChanged.connect(self.doc.set_slice)
         doc.layersChanged.connect(self.rebuild)
         doc.levelsChanged.connect(self._on_levels_changed)
+        doc.optionsChanged.connect(self.render_fused)
         doc.sliceChanged.connect(self.render)
         doc.displayChanged.connect(self._on_display_changed)
         doc.cursorChanged.connect(self._on_cursor)
@@ -134,7 +135,7 @@ class ViewerPanel(QWidget):
             self._place_views(n_src)
         # which layer each source view shows
         layers = self.doc.source_layers()
-        current = self.doc.result_is_current()
+        current = self.doc.result_fits_sources()
         loaded_slots = [i for i, s in enumerate(self.doc.sources) if s is not None]
         self.view_layers = [None] * n_src
         for j, layer in enumerate(layers):
@@ -294,7 +295,8 @@ class ViewerPanel(QWidget):
             view.set_title("Fused")
             view.clear("Run fusion" if len(srcs) >= 2 else "Load two sources")
             return
-        view.set_title(fused.name)
+        stale = "" if self.doc.result_is_current() else " (options changed: run again)"
+        view.set_title(fused.name + stale)
         view.set_pixel_aspect(fused.image.spacing)
         view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
         view.level_span = 1.0

@@ -49,7 +49,9 @@ def test_drop_onto_a_slot_replaces_only_that_source(qtbot, window, ct_mri_pair, 
     other_mri = harvard / "ct-mri" / "mri" / "2011.png"
     fuse_dropped(qtbot, window, [other_mri], target=window.sources.slots[1])
     assert [s.path for s in window.doc.loaded()] == [str(ct_mri_pair[0]), str(other_mri)]
-    assert window.doc.result_paths == (str(ct_mri_pair[0]), str(other_mri))
+    made_from = [path for path, _uid, _modality in window.doc.result_input[0]]
+    assert made_from == [str(ct_mri_pair[0]), str(other_mri)]
+    assert window.doc.result_is_current()
 
 
 def test_cancel_mid_run_keeps_previous_result(qtbot, window, tmp_path):
