@@ -9,7 +9,6 @@ import shutil
 import time
 
 import numpy as np
-import pytest
 
 from gui_helpers import HARVARD, WAIT_MS, drop_files, fuse_dropped, set_method
 
