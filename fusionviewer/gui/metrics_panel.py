@@ -86,10 +86,13 @@ class MetricsPanel(QWidget):
         self.copy_btn.clicked.connect(self.copy_csv)
         doc.metricsChanged.connect(self.refresh)
         doc.resultChanged.connect(self.refresh)
+        doc.sourcesChanged.connect(self.refresh)
         self.refresh()
 
     def rows(self) -> list[tuple[str, str, Any, Any]]:
         """(group, key, slice value, volume value) in display order."""
+        if not self.doc.result_fits_sources():  # no result, or one of other sources
+            return []
         table = metrics_info()
         slice_values = self.doc.metrics or {}
         # pipeline.measure_volume's dict: the mean over the slices with signal
@@ -106,11 +109,11 @@ class MetricsPanel(QWidget):
     def refresh(self) -> None:
         self.tree.clear()
         rows = self.rows()
-        self.volume_btn.setEnabled(self.doc.result is not None)
+        self.volume_btn.setEnabled(self.doc.result_fits_sources())
         self.tree.setColumnHidden(2, self.doc.volume_metrics is None)
         if not rows:
-            self.title.setText("Metrics appear here after a fusion" if self.doc.result is None
-                               else "Measuring…")
+            self.title.setText("Measuring…" if self.doc.result_fits_sources()
+                               else "Metrics appear here after a fusion")
             return
         k = self.doc.metrics_slice
         text = f"Fused image vs. sources, slice {k + 1}" if k is not None \

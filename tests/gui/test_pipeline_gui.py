@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import threading
 import time
 
 import numpy as np
@@ -77,6 +78,7 @@ def test_modality_change_makes_the_result_stale(qtbot, window, ct_mri_pair):
     assert not doc.result_is_current() and doc.result is result
     assert doc.fused_layer() is None  # the views show the sources, not the old fused image
     assert viewer.fused_view().image_item.image is None
+    assert window.metrics.rows() == [] and window.metrics.tree.topLevelItemCount() == 0
     for i in range(2):
         np.testing.assert_array_equal(viewer.views[i].image_item.image,
                                       doc.sources[i].image.array[0])
@@ -112,35 +114,41 @@ def test_task_runner_routes_progress_cancel_and_failure(qtbot):
 
     record = {name: (lambda *a, name=name: seen.append((name, *a)))
               for name in ("progress", "finished", "failed", "cancelled", "done")}
-    with qtbot.waitSignal(runner.start(work, 3, name="fusing", **record).signals.done,
-                          timeout=WAIT_MS):
-        pass
+
+    def finish(task):  # the task may be done before a waitSignal could connect
+        qtbot.waitUntil(lambda: ("done",) in seen, timeout=WAIT_MS)
+        return task
+
+    finish(runner.start(work, 3, name="fusing", **record))
     assert [s for s in seen if s[0] == "progress"][-1] == ("progress", "fusing", 1.0)
     assert seen[-2:] == [("finished", 3), ("done",)]
 
     seen.clear()
     task = runner.start(slow, **record)
     task.cancel()
-    qtbot.waitUntil(lambda: ("done",) in seen, timeout=WAIT_MS)
+    finish(task)
     assert seen == [("cancelled",), ("done",)]
 
     seen.clear()
-    with qtbot.waitSignal(runner.start(bad, "x.png", **record).signals.done, timeout=WAIT_MS):
-        pass
+    finish(runner.start(bad, "x.png", **record))
     assert [s[0] for s in seen] == ["failed", "done"]
     assert isinstance(seen[0][1], InputError) and str(seen[0][1]) == "x.png: broken image"
 
     seen.clear()  # a plain function: no progress/cancel arguments passed
-    with qtbot.waitSignal(runner.start(lambda a, b: a + b, 2, 3, **record).signals.done,
-                          timeout=WAIT_MS):
-        pass
+    finish(runner.start(lambda a, b: a + b, 2, 3, **record))
     assert seen == [("finished", 5), ("done",)]
+
+    threads = []  # the callbacks run on the GUI thread
+    runner.start(lambda: 1, finished=lambda _v: threads.append(threading.current_thread()))
+    qtbot.waitUntil(lambda: bool(threads), timeout=WAIT_MS)
+    assert threads == [threading.main_thread()]
 
     seen.clear()  # after close() late signals are ignored
     task = runner.start(slow, **record)
     assert runner.close(10_000) and task.token.is_set()
-    qtbot.wait(200)
-    assert seen == [] and runner.tasks == []
+    qtbot.waitUntil(lambda: runner.tasks == [], timeout=WAIT_MS)
+    qtbot.wait(100)
+    assert seen == []
 
 
 def test_batch_and_pacs_dialogs_use_the_task_runner(qtbot, window, tmp_path, monkeypatch):
