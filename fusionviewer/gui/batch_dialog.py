@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
@@ -11,28 +11,22 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from ..pipeline import STAGES, run_batch
 from .workers import Task, TaskRunner
 
 COLUMNS = ["Name", "Status", "Method", "Seconds", "Output / problem"]
 
 
-def batch_task(dirs: list[str], out_dir: str, options: Any, *, progress=None, cancel=None):
-    """Worker: pipeline.run_batch (a failing pair is a row, not an exception)."""
-    from ..pipeline import run_batch
-
-    return run_batch(dirs, out_dir, options, progress=progress, cancel=cancel)
-
-
 class BatchDialog(QDialog):
-    """Runs pipeline.run_batch in a worker; ``rows`` holds the BatchRows when it is done."""
+    """Runs pipeline.run_batch with ``doc.options`` in a worker; ``rows`` holds the BatchRows
+    when it is done (a failing pair is a row, not an exception)."""
 
     finished_rows = Signal(object)  # the BatchRows of a completed run
 
-    def __init__(self, options_provider: Callable[[], Any], parent: QWidget | None = None,
-                 settings=None):
+    def __init__(self, doc, parent: QWidget | None = None, settings=None):
         super().__init__(parent)
         self.setWindowTitle("Batch fusion")
-        self.options_provider = options_provider
+        self.doc = doc
         self.settings = settings
         self.runner = TaskRunner(self, max_threads=1)
         self.task: Task | None = None
@@ -113,18 +107,15 @@ class BatchDialog(QDialog):
             QMessageBox.warning(self, "Batch", f"{out}: the output folder must not be an input "
                                 "folder.")
             return False
-        self.task = Task(batch_task, dirs, out, self.options_provider(), name="batch")
-        self.task.signals.progress.connect(self._on_progress)
-        self.task.signals.finished.connect(self._on_finished)
-        self.task.signals.failed.connect(
-            lambda e: QMessageBox.warning(self, "Batch failed", str(e).splitlines()[0]))
-        self.task.signals.cancelled.connect(lambda: self.summary.setText("Cancelled."))
-        self.task.signals.done.connect(self._on_done)
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.table.setRowCount(0)
         self.summary.setText("Running…")
-        self.runner.start(self.task)
+        self.task = self.runner.start(
+            run_batch, dirs, out, self.doc.options, name="batch", progress=self._on_progress,
+            finished=self._on_finished,
+            failed=lambda e: QMessageBox.warning(self, "Batch failed", str(e).splitlines()[0]),
+            cancelled=lambda: self.summary.setText("Cancelled."), done=self._on_done)
         return True
 
     def cancel(self) -> None:
@@ -133,7 +124,7 @@ class BatchDialog(QDialog):
 
     def _on_progress(self, stage: str, fraction: float) -> None:
         self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{stage.capitalize()}… %p%")
+        self.progress.setFormat(f"{STAGES.get(stage, stage.capitalize())}… %p%")
 
     def _on_finished(self, rows: list[Any]) -> None:
         self.rows = list(rows)
@@ -164,6 +155,5 @@ class BatchDialog(QDialog):
         self.progress.setFormat("Done" if self.rows else "Ready")
 
     def done(self, result: int) -> None:  # closing cancels a running batch
-        self.cancel()
-        self.runner.wait(5000)
+        self.runner.close(5000)
         super().done(result)

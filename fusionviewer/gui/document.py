@@ -1,7 +1,9 @@
-"""The app state that every widget observes: sources, result, slice, cursor, ROI, metrics."""
+"""The app state that every widget observes: sources, fusion options, result, slice, cursor,
+ROI, window/level per layer, metrics (the model the views observe, like napari's layers)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ..image import Image
+from ..pipeline import FusionOptions
 from .display import Layer
 
 MODE_FUSED, MODE_OVERLAY, MODE_CHECKER = "fused", "overlay", "checkerboard"
@@ -51,8 +54,10 @@ class Document(QObject):
     """State plus change signals; it does no computing and starts no work."""
 
     sourcesChanged = Signal()
+    optionsChanged = Signal()
     resultChanged = Signal()
     layersChanged = Signal()
+    levelsChanged = Signal()            # window/level of a layer
     sliceChanged = Signal(int)
     cursorChanged = Signal(object)      # (x, y) in pixels of the shown grid, or None
     roiChanged = Signal(object)         # (x, y, w, h) in pixels, or None
@@ -65,8 +70,9 @@ class Document(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.sources: list[Source | None] = [None, None]
+        self.options = FusionOptions()          # what the next fusion does
         self.result: Any = None                 # pipeline.FusionResult of the last good run
-        self.result_paths: tuple[str, ...] = ()  # the source paths that result was made from
+        self.result_input: tuple = ()           # fusion_input() that result was made from
         self.slice_index = 0
         self.cursor: tuple[float, float] | None = None
         self.roi: tuple[float, float, float, float] | None = None
@@ -80,11 +86,19 @@ class Document(QObject):
         self.anonymise = False
         self.busy = False
         self._layers: list[Layer] = []
+        self._levels: list[tuple[float, float]] = []  # window/level per layer, same order
         self._last_num_slices = 1
 
     # --- sources -------------------------------------------------------------------------
     def loaded(self) -> list[Source]:
         return [s for s in self.sources if s is not None]
+
+    def set_modality(self, slot: int, modality: str) -> None:
+        """The user's modality for a loaded source (a result made before becomes stale)."""
+        src = self.sources[slot]
+        if src is not None and src.image.modality != modality:
+            image = dataclasses.replace(src.image, modality=modality)
+            self.set_source(slot, dataclasses.replace(src, image=image))
 
     def set_source(self, slot: int, source: Source | None) -> None:
         while len(self.sources) <= slot:
@@ -101,17 +115,39 @@ class Document(QObject):
                 return i
         return len(self.sources)
 
+    # --- options -------------------------------------------------------------------------
+    def set_options(self, **changes: Any) -> None:
+        """Replace ``options`` with these fields changed (checked against the pipeline's
+        tables); a result made with other options becomes stale."""
+        options = dataclasses.replace(self.options, **changes)
+        options.validate()
+        if options == self.options:
+            return
+        self.options = options
+        self.optionsChanged.emit()
+
     # --- result --------------------------------------------------------------------------
-    def set_result(self, result: Any, paths: tuple[str, ...]) -> None:
-        self.result, self.result_paths = result, tuple(paths)
+    def fusion_input(self) -> tuple:
+        """What a fusion is made of: each loaded source (path, series, modality), the options."""
+        return (tuple((s.path, s.series_uid, s.image.modality) for s in self.loaded()),
+                self.options)
+
+    def set_result(self, result: Any, made_from: tuple) -> None:
+        """A finished fusion and the ``fusion_input()`` it was started with."""
+        self.result, self.result_input = result, made_from
         self.metrics, self.metrics_slice, self.volume_metrics = None, None, None
         self._rebuild_layers()
         self.resultChanged.emit()
         self.metricsChanged.emit()
 
+    def result_fits_sources(self) -> bool:
+        """A result exists and was made from the loaded sources with their modalities: the
+        views show it and it is measured (after an options change it stays, marked stale)."""
+        return self.result is not None and self.result_input[:1] == self.fusion_input()[:1]
+
     def result_is_current(self) -> bool:
-        return self.result is not None and \
-            self.result_paths == tuple(s.path for s in self.loaded())
+        """A result exists and was made from the loaded sources, modalities and options."""
+        return self.result is not None and self.result_input == self.fusion_input()
 
     def set_metrics(self, metrics: dict[str, float] | None, slice_index: int | None,
                     has_signal: bool = True) -> None:
@@ -128,7 +164,7 @@ class Document(QObject):
 
     def _rebuild_layers(self) -> None:
         loaded = self.loaded()
-        if self.result_is_current():
+        if self.result_fits_sources():
             srcs = list(self.result.sources)
             layers = [Layer(f"{SLOT_NAMES[i]}: {loaded[i].label}" if i < len(loaded)
                             else f"{SLOT_NAMES[i]}", img, "source", _units(img))
@@ -140,6 +176,8 @@ class Document(QObject):
             layers = [Layer(f"{SLOT_NAMES[i]}: {s.label}", s.image, "source", _units(s.image),
                             _range=s.display_range)
                       for i, s in enumerate(loaded)]
+        self._levels = [_kept_levels(self._layers, self._levels, i, layer)
+                        for i, layer in enumerate(layers)]
         self._layers = layers
         n = self.num_slices()
         if n != self._last_num_slices:  # a new stack opens on its middle slice
@@ -152,6 +190,29 @@ class Document(QObject):
 
     def source_layers(self) -> list[Layer]:
         return [l for l in self._layers if l.role == "source"]
+
+    # --- window/level ------------------------------------------------------------------------
+    def levels(self, layer: Layer) -> tuple[float, float]:
+        """The window/level (low, high) a layer is shown with, in its own units."""
+        for i, shown in enumerate(self._layers):
+            if shown is layer:
+                return self._levels[i]
+        return layer.default_levels()
+
+    def set_levels(self, layer: Layer, levels: tuple[float, float] | None) -> None:
+        """Set a layer's window/level (None: its default)."""
+        for i, shown in enumerate(self._layers):
+            if shown is layer:
+                new = layer.default_levels() if levels is None else \
+                    (float(levels[0]), float(levels[1]))
+                if new != self._levels[i]:
+                    self._levels[i] = new
+                    self.levelsChanged.emit()
+                return
+
+    def reset_levels(self) -> None:
+        self._levels = [layer.default_levels() for layer in self._layers]
+        self.levelsChanged.emit()
 
     def num_slices(self) -> int:
         return max((l.num_slices for l in self._layers), default=1)
@@ -189,6 +250,26 @@ class Document(QObject):
         if busy != self.busy:
             self.busy = busy
             self.busyChanged.emit(busy)
+
+
+def _kept_levels(old_layers: list[Layer], old_levels: list, i: int, layer: Layer
+                 ) -> tuple[float, float]:
+    """A re-run keeps the user's window/level where the shown data kept its meaning: the layer
+    at the same place has the same role and the same scale."""
+    old = old_layers[i] if i < len(old_layers) else None
+    if old is not None and old.role == layer.role and (layer.role == "fused"
+                                                       or _same_scale(old, layer)):
+        return old_levels[i]
+    return layer.default_levels()
+
+
+def _same_scale(old: Layer, new: Layer) -> bool:
+    """Two layers whose values mean the same (same source data, same intensity map)."""
+    if old.image is new.image:
+        return True
+    return (old.image.shape == new.image.shape and old.image.modality == new.image.modality
+            and old.image.normalization == new.image.normalization
+            and old.image.provenance.source_paths == new.image.provenance.source_paths)
 
 
 def _units(image: Image) -> str:

@@ -1,4 +1,4 @@
-"""Export dialog: what to write and where; never offers a source file or a source folder."""
+"""Export dialog: what to write and where; refuses what the export check refuses (sources)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget)
+
+from ..errors import InputError
+from ..io.guard import check_destination
+from ..pipeline import check_output
+from ..pipeline.export import protected
 
 # kind -> (label, suffix; "" means a folder)
 KINDS = {
@@ -17,37 +22,31 @@ KINDS = {
     "metrics": ("Metrics, CSV", ".csv"),
     "screenshot": ("Screenshot of the window, PNG", ".png"),
 }
+IMAGE_FORMATS = {"png": "png", "png_all": "png", "dicom": "dicom", "nifti": "nifti"}
 
 
-def source_paths(doc) -> list[Path]:
-    """Every file or folder the loaded sources came from (resolved)."""
-    out = []
-    for src in doc.loaded():
-        out.append(Path(src.path))
-        out += [Path(p) for p in src.image.provenance.source_paths]
-    return [p.resolve() for p in out]
+def export_sources(doc) -> list:
+    """What no export may touch: the loaded source Images (their files and, for DICOM, their
+    series folders) and the paths they were opened from."""
+    return [s.image for s in doc.loaded()] + [s.path for s in doc.loaded()]
 
 
-def source_folders(doc) -> set[Path]:
-    folders = set()
-    for p in source_paths(doc):
-        folders.add(p if p.is_dir() else p.parent)
-    return folders
-
-
-def is_protected(path: str | Path, doc) -> bool:
-    """True if writing ``path`` would touch a source: the same file, or inside a source folder
-    that is itself a loaded DICOM folder."""
-    target = Path(path).resolve()
-    for src in source_paths(doc):
-        if target == src or (src.is_dir() and src in target.parents):
-            return True
-    return False
+def check_export(kind: str, path: str | Path, doc, force: bool = False) -> None:
+    """The one destination check of every export kind: ``pipeline.check_output`` for the fused
+    image, the guard's ``check_destination`` for CSV and screenshots. Raises InputError with the
+    command line's wording."""
+    if kind in IMAGE_FORMATS:
+        check_output(path, IMAGE_FORMATS[kind], force, export_sources(doc))
+        return
+    paths, series = protected(export_sources(doc))
+    check_destination(path, force=force, sources=paths, series_folders=series)
 
 
 def default_export_dir(doc, settings=None) -> Path:
-    """The last export folder, else Documents/FusionViewer; never a source folder."""
-    avoid = source_folders(doc)
+    """The last export folder, else Documents/FusionViewer; never a folder the export check
+    refuses (a loaded source folder or one holding a loaded DICOM series)."""
+    paths, series = protected(export_sources(doc))
+    avoid = [Path(p).resolve() for p in series + [p for p in paths if Path(p).is_dir()]]
     candidates = []
     if settings is not None and settings.value("export/dir"):
         candidates.append(Path(str(settings.value("export/dir"))))
@@ -57,13 +56,9 @@ def default_export_dir(doc, settings=None) -> Path:
     candidates.append(Path.home() / "FusionViewer exports")
     for c in candidates:
         c = c.resolve()
-        if c not in avoid and not any(a in c.parents for a in avoid if _is_dicom_folder(a, doc)):
+        if not any(c == a or a in c.parents for a in avoid):
             return c
     return Path.home().resolve() / "FusionViewer exports"
-
-
-def _is_dicom_folder(folder: Path, doc) -> bool:
-    return any(Path(s.path).resolve() == folder and Path(s.path).is_dir() for s in doc.loaded())
 
 
 def default_name(kind: str, doc) -> str:
@@ -138,9 +133,10 @@ class ExportDialog(QDialog):
         if not text:
             return
         path = Path(text).expanduser()
-        if is_protected(path, self.doc):
-            QMessageBox.warning(self, "Export", f"{path}: this is a source file or inside a "
-                                "source folder; choose another place.")
+        try:
+            check_export(self.kind, path, self.doc, force=True)  # replacing is asked below
+        except InputError as exc:
+            QMessageBox.warning(self, "Export", str(exc))
             return
         force = False
         if path.exists() and (path.is_file() or any(path.iterdir())):

@@ -11,10 +11,11 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
                                QMessageBox, QScrollArea, QVBoxLayout, QWidget)
 
 from .. import RESEARCH_ONLY, __version__
+from ..errors import InputError
 from ..paths import resource_path
 from .controller import Controller
 from .document import Document
-from .export_dialog import ExportDialog, is_protected
+from .export_dialog import ExportDialog, check_export, export_sources
 from .metrics_panel import MetricsPanel
 from .pipeline_panel import PipelinePanel
 from .roi_panel import RoiPanel
@@ -22,7 +23,6 @@ from .settings import recent_files
 from .source_panel import SourcePanel
 from .slice_view import SLICE_KEYS
 from .viewer import ViewerPanel
-from .workers import Task
 
 FILE_FILTER = ("Images (*.dcm *.nii *.nii.gz *.mha *.mhd *.nrrd *.png *.jpg *.jpeg *.tif "
                "*.tiff *.bmp);;All files (*)")
@@ -61,7 +61,6 @@ class MainWindow(QMainWindow):
 
         self.sources = SourcePanel(self.doc)
         self.pipeline = PipelinePanel(self.doc)
-        self.controller.options_provider = self.pipeline.options
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(4, 4, 4, 4)
@@ -76,7 +75,7 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(345)
         self.left_dock = self._dock("Sources and pipeline", "dock_left", scroll,
                                     Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.roi_panel = RoiPanel(self.doc, self.viewer)
+        self.roi_panel = RoiPanel(self.doc)
         self.roi_dock = self._dock("ROI zoom", "dock_roi", self.roi_panel,
                                    Qt.DockWidgetArea.RightDockWidgetArea)
         self.metrics = MetricsPanel(self.doc)
@@ -184,12 +183,7 @@ class MainWindow(QMainWindow):
 
         self.device_text = ""
 
-        def probe(*, progress=None, cancel=None) -> dict:
-            return probe_devices()
-
-        task = Task(probe, name="device")
-        task.signals.finished.connect(self._on_device)
-        self.controller.runner.start(task)
+        self.controller.runner.start(probe_devices, name="device", finished=self._on_device)
 
     def _on_device(self, info: dict) -> None:
         self.device_text = info["text"]
@@ -297,40 +291,49 @@ class MainWindow(QMainWindow):
             self.export_to(dialog.kind, str(dialog.path), dialog.force)
 
     def export_to(self, kind: str, path: str, force: bool = False) -> bool:
-        """Write one export kind to path (PNG/DICOM/NIfTI in a worker; CSV, screenshot here)."""
-        if is_protected(path, self.doc):
-            self.show_error("Export", f"{path}: refusing to write over a source file or into "
-                            "a source folder")
+        """Write one export kind to path (PNG/DICOM/NIfTI in a worker; CSV, screenshot here)
+        after the one destination check (``export_dialog.check_export``)."""
+        from ..pipeline import write_text
+
+        try:
+            check_export(kind, path, self.doc, force)
+            if kind == "screenshot":
+                self._write_screenshot(Path(path))
+            elif kind == "metrics":
+                write_text(path, self.metrics.csv_text(), force=force,
+                           sources=export_sources(self.doc))
+        except InputError as exc:
+            self.show_error("Export", str(exc))
             return False
-        if kind == "screenshot":
-            ok = self.save_screenshot(path)
-            self.controller.exportFinished.emit([Path(path)] if ok else [])
-            return ok
-        if kind == "metrics":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            if Path(path).exists() and not force:
-                self.show_error("Export", f"{path}: output exists")
-                return False
-            Path(path).write_text(self.metrics.csv_text(), encoding="utf-8")
+        if kind in ("screenshot", "metrics"):
             self.controller.exportFinished.emit([Path(path)])
             return True
-        if kind == "png":
-            return self.controller.export_slice_png(path, self.doc.slice_index, force)
-        fmt = {"png_all": "png", "dicom": "dicom", "nifti": "nifti"}[kind]
-        return self.controller.export(path, fmt, force)
+        k = self.doc.slice_index if kind == "png" else None
+        fmt = {"png": "png", "png_all": "png", "dicom": "dicom", "nifti": "nifti"}[kind]
+        return self.controller.export(path, fmt, force, slice_index=k)
 
     def save_screenshot(self, path: str) -> bool:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        ok = self.grab().save(str(path), "PNG")
-        if not ok:
-            self.show_error("Screenshot", f"{path}: could not write the PNG")
-        return ok
+        """The window as a PNG (``--screenshot``: replaces an existing file, never a source)."""
+        try:
+            check_export("screenshot", path, self.doc, force=True)
+            self._write_screenshot(Path(path))
+        except InputError as exc:
+            self.show_error("Screenshot", str(exc))
+            return False
+        return True
+
+    def _write_screenshot(self, path: Path) -> None:
+        from ..io.guard import atomic_path
+
+        with atomic_path(path) as tmp:
+            if not self.grab().save(str(tmp), "PNG"):
+                raise InputError("could not write the PNG", str(path))
 
     # --- dialogs ---------------------------------------------------------------------------------
     def batch_dialog(self):
         from .batch_dialog import BatchDialog
 
-        dialog = BatchDialog(self.pipeline.options, self, self.settings)
+        dialog = BatchDialog(self.doc, self, self.settings)
         dialog.show()
         return dialog
 

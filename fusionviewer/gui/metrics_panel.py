@@ -15,9 +15,6 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QT
 from ..metrics import GROUPS
 from .document import Document
 
-ALIAS_KEYS = {"ENT", "H", "Entropy", "STD", "GRAD"}  # repeats of EN, SD, AG: not shown twice
-
-
 def metrics_info() -> dict[str, Any]:
     """metrics.METRICS_INFO (group, name, description, better, unit per key)."""
     from ..metrics import METRICS_INFO
@@ -51,19 +48,6 @@ def format_value(value: Any) -> str:
     if math.isnan(v):
         return "–"
     return f"{v:.4f}" if abs(v) < 1000 else f"{v:.1f}"
-
-
-def volume_summary(value: Any) -> dict[str, float]:
-    """The aggregate per-metric values of an evaluate_volume result (dict or object)."""
-    if value is None:
-        return {}
-    for name in ("aggregate", "summary", "mean", "means"):
-        agg = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
-        if isinstance(agg, dict):
-            return {k: v for k, v in agg.items() if isinstance(v, (int, float))}
-    if isinstance(value, dict):
-        return {k: v for k, v in value.items() if isinstance(v, (int, float))}
-    return {}
 
 
 class MetricsPanel(QWidget):
@@ -102,15 +86,18 @@ class MetricsPanel(QWidget):
         self.copy_btn.clicked.connect(self.copy_csv)
         doc.metricsChanged.connect(self.refresh)
         doc.resultChanged.connect(self.refresh)
+        doc.sourcesChanged.connect(self.refresh)
         self.refresh()
 
     def rows(self) -> list[tuple[str, str, Any, Any]]:
         """(group, key, slice value, volume value) in display order."""
+        if not self.doc.result_fits_sources():  # no result, or one of other sources
+            return []
         table = metrics_info()
         slice_values = self.doc.metrics or {}
-        volume = volume_summary(self.doc.volume_metrics)
-        keys = [k for k in list(slice_values) + [k for k in volume if k not in slice_values]
-                if k not in ALIAS_KEYS]
+        # pipeline.measure_volume's dict: the mean over the slices with signal
+        volume = (self.doc.volume_metrics or {}).get("mean", {})
+        keys = list(slice_values) + [k for k in volume if k not in slice_values]
         out = []
         for key in keys:
             group = _field(_info_for(key, table), "group", "other") or "other"
@@ -122,11 +109,11 @@ class MetricsPanel(QWidget):
     def refresh(self) -> None:
         self.tree.clear()
         rows = self.rows()
-        self.volume_btn.setEnabled(self.doc.result is not None)
+        self.volume_btn.setEnabled(self.doc.result_fits_sources())
         self.tree.setColumnHidden(2, self.doc.volume_metrics is None)
         if not rows:
-            self.title.setText("Metrics appear here after a fusion" if self.doc.result is None
-                               else "Measuring…")
+            self.title.setText("Measuring…" if self.doc.result_fits_sources()
+                               else "Metrics appear here after a fusion")
             return
         k = self.doc.metrics_slice
         text = f"Fused image vs. sources, slice {k + 1}" if k is not None \

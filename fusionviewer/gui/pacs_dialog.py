@@ -1,7 +1,7 @@
 """File > PACS...: pick a server, search, load a series into slot A/B, send the fused series back.
 
-All network work runs in a worker thread (``workers.Task``) with progress and cancel. Servers
-are kept in the app's settings under ``pacs/servers`` (JSON, passwords left out: a password
+All network work runs in a worker thread (``workers.TaskRunner``) with progress and cancel.
+Servers are kept in the app's settings under ``pacs/servers`` (JSON, passwords left out: a password
 typed in the editor lives for the session only, or comes from ``password_env``).
 
     dlg = PacsDialog(main_window, settings)
@@ -379,18 +379,16 @@ class PacsDialog(QDialog):
         except FusionViewerError as exc:
             self._fail(exc)
             return None
-        task = Task(lambda progress, cancel: fn(client, progress, cancel), name=label)
-        task.signals.progress.connect(self._progress)
-        task.signals.finished.connect(lambda value: self._task_over(on_done, value))
-        task.signals.failed.connect(lambda exc: self._task_over(self._fail, exc))
-        task.signals.cancelled.connect(
-            lambda: self._task_over(self._set_status, f"{label}: cancelled"))
-        self.task = task
         self.progress.setValue(0)
         self._set_status(f"{label}...")
+        self.task = self.runner.start(
+            lambda progress, cancel: fn(client, progress, cancel), name=label,
+            progress=self._progress,
+            finished=lambda value: self._task_over(on_done, value),
+            failed=lambda exc: self._task_over(self._fail, exc),
+            cancelled=lambda: self._task_over(self._set_status, f"{label}: cancelled"))
         self._update_buttons()
-        self.runner.start(task)
-        return task
+        return self.task
 
     def _task_over(self, handler, value) -> None:
         """Mark the dialog idle, then report (so a handler or listener may start new work)."""
@@ -599,7 +597,6 @@ class PacsDialog(QDialog):
         return n
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.runner.cancel_all()
-        self.runner.pool.waitForDone(5000)
+        self.runner.close(5000)
         super().closeEvent(event)
 

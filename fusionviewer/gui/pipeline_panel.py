@@ -1,4 +1,8 @@
-"""Pipeline options (registration, normalization, method, block size, device) and Run/Cancel."""
+"""Pipeline options (registration, normalization, method, block size, device) and Run/Cancel.
+
+The widgets edit ``doc.options`` (``Document.set_options``) and show it back; their choices are
+the pipeline's tables (``fusionviewer.pipeline``).
+"""
 
 from __future__ import annotations
 
@@ -10,25 +14,34 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 
 from ..fusion import DESCRIPTIONS, available_methods
 from ..normalization import CT_PRESETS
-from ..pipeline import REGISTRATIONS, FusionOptions
+from ..pipeline import BLOCK_SIZES, DEVICES, METHOD_LABELS, REGISTRATIONS, STAGES
 from .document import SLOT_NAMES, Document
 
-METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average",
-                 "laplacian": "Laplacian pyramid", "gff": "Guided filter (GFF)"}
 NORMALIZATIONS: list[tuple[str, Any]] = (
     [("Automatic", None)]
     + [(f"CT {name} ({w:g}/{c:g})", name) for name, (c, w) in CT_PRESETS.items()]
     + [("CT header window", "window"), ("MR percentiles 0.5–99.5", "percentile"),
        ("8-bit 0–255", "fixed")])
-BLOCK_SIZES = [None] + [2 ** i for i in range(5, 11)]
-DEVICES = [("Automatic", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda")]
-STAGE_LABELS = {"loading": "Loading", "registering": "Registering", "normalizing": "Normalizing",
-                "fusing": "Fusing", "measuring": "Measuring", "exporting": "Exporting",
-                "preparing": "Preparing", "starting": "Starting"}
+
+
+def _combo(items, changed) -> QComboBox:
+    """A combo of (label, value) items that calls ``changed(value)`` when the user picks one."""
+    combo = QComboBox()
+    for label, value in items:
+        combo.addItem(label, value)
+    combo.currentIndexChanged.connect(lambda _i: changed(combo.currentData()))
+    return combo
+
+
+def _select(combo: QComboBox, value: Any) -> None:
+    """Show ``value`` without reporting it back as a change."""
+    combo.blockSignals(True)
+    combo.setCurrentIndex(max(0, combo.findData(value)))
+    combo.blockSignals(False)
 
 
 class PipelinePanel(QGroupBox):
-    """Builds FusionOptions from the widgets; shows progress; emits run/cancel."""
+    """Edits ``doc.options``; shows progress; emits run/cancel."""
 
     runRequested = Signal()
     cancelRequested = Signal()
@@ -36,28 +49,24 @@ class PipelinePanel(QGroupBox):
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__("Pipeline", parent)
         self.doc = doc
-        self.registration = QComboBox()
-        for name in REGISTRATIONS:
-            self.registration.addItem(name.capitalize() if name != "none" else "None (already "
-                                      "registered)", name)
+        self.registration = _combo([(label, name) for name, label in REGISTRATIONS.items()],
+                                   lambda v: doc.set_options(register=v))
         self.registration.setToolTip("Mattes mutual information, multi-resolution (SimpleITK)")
         self.fixed = QComboBox()
         self.fixed.setToolTip("The image the others are registered and resampled onto")
+        self.fixed.currentIndexChanged.connect(
+            lambda i: doc.set_options(fixed_index=max(i, 0)))
         self.norm_form = QFormLayout()
         self.norm_combos: list[QComboBox] = []
-        self.method = QComboBox()
-        for name in available_methods():
-            self.method.addItem(METHOD_LABELS.get(name, name), name)
-            self.method.setItemData(self.method.count() - 1, DESCRIPTIONS.get(name, ""),
-                                    0x0003)  # Qt.ToolTipRole
-        self.method.setCurrentIndex(max(0, self.method.findData("cnn")))
-        self.block = QComboBox()
-        for size in BLOCK_SIZES:
-            self.block.addItem("Automatic" if size is None else f"{size} px", size)
-        self.block.setToolTip("CNN tile size (2^i pixels): smaller uses less memory")
-        self.device = QComboBox()
-        for label, key in DEVICES:
-            self.device.addItem(label, key)
+        self.method = _combo([(METHOD_LABELS.get(n, n), n) for n in available_methods()],
+                             lambda v: doc.set_options(method=v))
+        for i, name in enumerate(available_methods()):
+            self.method.setItemData(i, DESCRIPTIONS.get(name, ""), 0x0003)  # Qt.ToolTipRole
+        self.block = _combo([("Automatic", None)] + [(f"{n} px", n) for n in BLOCK_SIZES],
+                            lambda v: doc.set_options(block_size=v))
+        self.block.setToolTip("CNN tile size in pixels: smaller uses less memory")
+        self.device = _combo([(label, name) for name, label in DEVICES.items()],
+                             lambda v: doc.set_options(device=v))
         self.device_found = QLabel("looking for devices…")
         self.device_found.setStyleSheet("color: #555;")
         self.device_found.setWordWrap(True)
@@ -101,41 +110,54 @@ class PipelinePanel(QGroupBox):
         self.run_btn.clicked.connect(lambda: self.show_notice(""))
         self.cancel_btn.clicked.connect(self.cancelRequested)
         doc.sourcesChanged.connect(self.refresh_sources)
+        doc.optionsChanged.connect(self.show_options)
         doc.busyChanged.connect(self._on_busy)
         doc.progressChanged.connect(self._on_progress)
         self.refresh_sources()
+        self.show_options()
 
     def refresh_sources(self) -> None:
         """One fixed-image entry and one normalization combo per loaded source."""
         loaded = self.doc.loaded()
-        current_fixed = self.fixed.currentIndex()
+        self.fixed.blockSignals(True)
         self.fixed.clear()
         for i, src in enumerate(loaded):
             self.fixed.addItem(f"{SLOT_NAMES[i]}: {src.label}")
-        self.fixed.setCurrentIndex(min(max(current_fixed, 0), max(len(loaded) - 1, 0)))
-        previous = [c.currentIndex() for c in self.norm_combos]
+        self.fixed.blockSignals(False)
+        previous = self.doc.options.per_source("normalization", len(self.norm_combos))
         while self.norm_form.rowCount():
             self.norm_form.removeRow(0)
         self.norm_combos = []
         for i, src in enumerate(loaded):
-            combo = QComboBox()
-            for label, value in NORMALIZATIONS:
-                combo.addItem(label, value)
-            combo.setCurrentIndex(previous[i] if i < len(previous) else 0)
+            combo = _combo(NORMALIZATIONS, lambda _v: self._normalization_changed())
+            _select(combo, previous[i] if i < len(previous) else None)
             combo.setToolTip("Automatic: DICOM window or brain preset for CT, 0–255 for 8-bit "
                              "images, 0.5–99.5 percentiles otherwise")
             self.norm_combos.append(combo)
             self.norm_form.addRow(f"{SLOT_NAMES[i]} ({src.image.modality})", combo)
         self.run_btn.setEnabled(len(loaded) >= 2 and not self.doc.busy)
+        fixed = min(self.doc.options.fixed_index, max(len(loaded) - 1, 0))
+        self._normalization_changed(fixed_index=fixed)
+        self.show_options()
 
-    def options(self) -> FusionOptions:
-        """The FusionOptions the widgets describe."""
+    def _normalization_changed(self, **changes: Any) -> None:
         norms = [c.currentData() for c in self.norm_combos]
-        return FusionOptions(
-            method=self.method.currentData(), register=self.registration.currentData(),
-            fixed_index=max(self.fixed.currentIndex(), 0), block_size=self.block.currentData(),
-            device=self.device.currentData(),
-            normalization=None if all(n is None for n in norms) else norms)
+        self.doc.set_options(normalization=None if all(n is None for n in norms)
+                             else tuple(norms), **changes)
+
+    def show_options(self) -> None:
+        """Show ``doc.options`` in the widgets."""
+        opts = self.doc.options
+        _select(self.registration, opts.register)
+        _select(self.method, opts.method)
+        _select(self.block, opts.block_size)
+        _select(self.device, opts.device)
+        self.fixed.blockSignals(True)
+        self.fixed.setCurrentIndex(min(opts.fixed_index, self.fixed.count() - 1))
+        self.fixed.blockSignals(False)
+        for combo, value in zip(self.norm_combos,
+                                opts.per_source("normalization", len(self.norm_combos))):
+            _select(combo, value)
 
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)
@@ -164,6 +186,6 @@ class PipelinePanel(QGroupBox):
             self.progress.setValue(0)
             self.progress.setFormat("Ready")
             return
-        label = STAGE_LABELS.get(stage, stage.capitalize())
+        label = STAGES.get(stage, stage.capitalize())
         self.progress.setValue(int(round(fraction * 1000)))
         self.progress.setFormat(f"{label}… %p%")

@@ -16,12 +16,11 @@ STAT_KEYS = ("mean", "sd", "min", "max")
 
 
 class RoiPanel(QWidget):
-    """Observes the document's ROI, slice and layers; reads each view's levels from the viewer."""
+    """Observes the document's ROI, slice, layers and window/level."""
 
-    def __init__(self, doc: Document, viewer, parent: QWidget | None = None):
+    def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
-        self.viewer = viewer
         self.hint = QLabel("Choose ROI mode and drag on any image to zoom into a region.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #555;")
@@ -47,6 +46,7 @@ class RoiPanel(QWidget):
         doc.roiChanged.connect(self.refresh)
         doc.sliceChanged.connect(self.refresh)
         doc.layersChanged.connect(self.refresh)
+        doc.levelsChanged.connect(self.refresh)
         self.refresh()
 
     def _ensure_zooms(self, n: int) -> None:
@@ -110,6 +110,6 @@ class RoiPanel(QWidget):
             if crop.size == 0:
                 item.clear()
                 continue
-            item.setImage(crop, levels=self.viewer.levels_for_layer(layer), autoLevels=False)
+            item.setImage(crop, levels=self.doc.levels(layer), autoLevels=False)
             gv.centralWidget.setRange(xRange=(0, crop.shape[1]), yRange=(0, crop.shape[0]),
                                       padding=0)

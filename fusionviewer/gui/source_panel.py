@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QToolButton, QVBoxLayout, QWidget)
@@ -156,7 +154,4 @@ class SourcePanel(QGroupBox):
             self.anonymise.setChecked(self.doc.anonymise)
 
     def _set_modality(self, index: int, code: str) -> None:
-        src = self.doc.sources[index]
-        if src is not None and src.image.modality != code:
-            image = dataclasses.replace(src.image, modality=code)
-            self.doc.set_source(index, dataclasses.replace(src, image=image))
+        self.doc.set_modality(index, code)

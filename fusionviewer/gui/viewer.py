@@ -28,11 +28,8 @@ class ViewerPanel(QWidget):
         self.doc = doc
         self.views: list[SliceView] = []
         self.view_layers: list = []      # the Layer each source view shows (None if empty slot)
-        self.levels: dict[int, tuple[float, float]] = {}
-        self.fused_levels: tuple[float, float] = (0.0, 1.0)
         self.left_mode = MODE_WL
         self._syncing = False
-        self._had_fused = False
 
         # toolbar
         self.wl_radio = QRadioButton("W/L")
@@ -98,6 +95,8 @@ class ViewerPanel(QWidget):
         self.tile.valueChanged.connect(lambda v: self.doc.set_display(tile=int(v)))
         self.slider.valueChanged.connect(self.doc.set_slice)
         doc.layersChanged.connect(self.rebuild)
+        doc.levelsChanged.connect(self._on_levels_changed)
+        doc.optionsChanged.connect(self.render_fused)
         doc.sliceChanged.connect(self.render)
         doc.displayChanged.connect(self._on_display_changed)
         doc.cursorChanged.connect(self._on_cursor)
@@ -136,26 +135,13 @@ class ViewerPanel(QWidget):
             self._place_views(n_src)
         # which layer each source view shows
         layers = self.doc.source_layers()
-        current = self.doc.result_is_current()
+        current = self.doc.result_fits_sources()
         loaded_slots = [i for i, s in enumerate(self.doc.sources) if s is not None]
-        old_layers, old_levels = self.view_layers, self.levels
-        had_fused = self._had_fused
         self.view_layers = [None] * n_src
         for j, layer in enumerate(layers):
             slot = loaded_slots[j] if not current and j < len(loaded_slots) else j
             if slot < n_src:
                 self.view_layers[slot] = layer
-        # a re-run keeps the user's window/level where the shown data kept its meaning
-        self.levels = {}
-        for i, layer in enumerate(self.view_layers):
-            if layer is None:
-                continue
-            old = old_layers[i] if i < len(old_layers) else None
-            same = old is not None and i in old_levels and _same_scale(old, layer)
-            self.levels[i] = old_levels[i] if same else layer.default_levels()
-        self._had_fused = self.doc.fused_layer() is not None
-        if not (had_fused and self._had_fused):
-            self.fused_levels = (0.0, 1.0)
         for i, view in enumerate(self.views):
             self._fill_presets(i)
         n = self.doc.num_slices()
@@ -219,31 +205,39 @@ class ViewerPanel(QWidget):
                 menu.addAction(f"CT {name} ({w:g}/{c:g})",
                                lambda i=i, n=name: self.apply_preset(i, n))
 
+    def _layer_of_view(self, i: int):
+        if i == len(self.views) - 1:
+            return self.doc.fused_layer()
+        return self.view_layers[i] if i < len(self.view_layers) else None
+
     def apply_preset(self, i: int, name: str) -> None:
         """Set view i's levels to a preset: default, full, or a CT_PRESETS name."""
-        is_fused = i == len(self.views) - 1
-        layer = self.doc.fused_layer() if is_fused else self.view_layers[i]
+        layer = self._layer_of_view(i)
         if layer is None:
             return
         if name == "default":
-            levels = (0.0, 1.0) if is_fused else layer.default_levels()
+            levels = None
         elif name == "full":
             arr = layer.image.array
             levels = (float(np.min(arr)), float(np.max(arr)) or 1.0)
         else:
             levels = layer.preset_levels(*CT_PRESETS[name])
-        self._on_levels_edited(i, levels)
-        self.views[i].set_levels(levels)
-        if not is_fused and self.doc.mode != MODE_FUSED:
-            self.render_fused()
+        self.doc.set_levels(layer, levels)
 
     def _on_levels_edited(self, i: int, levels) -> None:
-        if i == len(self.views) - 1:
-            self.fused_levels = tuple(levels)
-        else:
-            self.levels[i] = tuple(levels)
-            if self.doc.mode != MODE_FUSED:
-                self.render_fused()
+        layer = self._layer_of_view(i)
+        if layer is not None:
+            self.doc.set_levels(layer, levels)
+
+    def _on_levels_changed(self) -> None:
+        """The document's window/level changed: update the views that show other levels."""
+        for i, view in enumerate(self.views):
+            layer = self._layer_of_view(i)
+            if layer is not None and (i < len(self.views) - 1 or self.doc.mode == MODE_FUSED) \
+                    and view.levels != self.doc.levels(layer):
+                view.set_levels(self.doc.levels(layer))
+        if self.doc.mode != MODE_FUSED:
+            self.render_fused()
 
     # --- rendering ----------------------------------------------------------------------------
     def render(self, *_args) -> None:
@@ -258,7 +252,7 @@ class ViewerPanel(QWidget):
             view.set_pixel_aspect(layer.image.spacing)
             view.to_raw, view.raw_unit = _raw_map(layer)
             view.level_span = _span(layer)
-            view.set_slice(layer.display(k), self.levels.get(i, layer.default_levels()))
+            view.set_slice(layer.display(k), self.doc.levels(layer))
         self.render_fused()
         n = self.doc.num_slices()
         self.slice_label.setText(f"slice {k + 1} / {n}")
@@ -282,8 +276,7 @@ class ViewerPanel(QWidget):
                 view.set_title("Registration check")
                 view.clear("Run fusion (registration) first:\nthe grids differ")
                 return
-            mapped = [display.apply_levels(l.display(k), self.levels.get(i, l.default_levels()))
-                      for i, l in srcs]
+            mapped = [display.apply_levels(l.display(k), self.doc.levels(l)) for _, l in srcs]
             if mode == MODE_OVERLAY:
                 f = functional_index([l.image for _, l in srcs])
                 f = 1 if f is None else f
@@ -302,11 +295,12 @@ class ViewerPanel(QWidget):
             view.set_title("Fused")
             view.clear("Run fusion" if len(srcs) >= 2 else "Load two sources")
             return
-        view.set_title(fused.name)
+        stale = "" if self.doc.result_is_current() else " (options changed: run again)"
+        view.set_title(fused.name + stale)
         view.set_pixel_aspect(fused.image.spacing)
         view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
         view.level_span = 1.0
-        view.set_slice(fused.display(k), self.fused_levels)
+        view.set_slice(fused.display(k), self.doc.levels(fused))
 
     # --- document events ------------------------------------------------------------------------
     def _on_display_changed(self) -> None:
@@ -348,29 +342,10 @@ class ViewerPanel(QWidget):
 
     def reset(self) -> None:
         """`r`: default levels and full view in every view."""
-        self.levels = {i: l.default_levels() for i, l in enumerate(self.view_layers) if l}
-        self.fused_levels = (0.0, 1.0)
+        self.doc.reset_levels()
         self.render()
         for view in self.views:
             view.reset_view()
-
-    def levels_for_layer(self, layer) -> tuple[float, float]:
-        """The levels the viewer currently uses for a layer (so the zoom looks like the view)."""
-        if layer.role == "fused":
-            return self.fused_levels
-        for i, shown in enumerate(self.view_layers):
-            if shown is layer:
-                return self.levels.get(i, layer.default_levels())
-        return layer.default_levels()
-
-
-def _same_scale(old, new) -> bool:
-    """Two layers whose values mean the same (same source data, same intensity map)."""
-    if old.image is new.image:
-        return True
-    return (old.image.shape == new.image.shape and old.image.modality == new.image.modality
-            and old.image.normalization == new.image.normalization
-            and old.image.provenance.source_paths == new.image.provenance.source_paths)
 
 
 def _raw_map(layer):

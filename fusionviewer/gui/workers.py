@@ -1,7 +1,16 @@
-"""Run core functions off the GUI thread with progress and cancel (QThreadPool + signals)."""
+"""The GUI's counterpart of ``fusionviewer.progress``: run a core function in a worker thread.
+
+``TaskRunner.start(fn, *args, progress=..., finished=..., failed=..., cancelled=..., done=...)``
+calls ``fn(*args, progress=cb, cancel=token)`` in a pool thread (``progress``/``cancel`` only
+where ``fn`` takes them) and routes its outcome to exactly one of ``finished(value)``,
+``failed(exception)`` or ``cancelled()``, then ``done()``, on the GUI thread. ``Task.cancel()``
+sets the token; after ``TaskRunner.close()`` late signals of running tasks are ignored.
+Used by the controller, the PACS dialog and the batch dialog.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import threading
@@ -15,9 +24,9 @@ from ..errors import Cancelled
 from ..progress import CancelToken
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals per second reach the GUI thread
-
-
 WORKER_NICENESS = 5  # worker threads yield the CPU to the GUI thread (Linux: per-thread nice)
+
+_thread_state = threading.local()
 
 
 def _lower_thread_priority() -> None:
@@ -34,7 +43,12 @@ def _lower_thread_priority() -> None:
         pass
 
 
-_thread_state = threading.local()
+def _takes(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 class TaskSignals(QObject):
@@ -46,7 +60,7 @@ class TaskSignals(QObject):
 
 
 class Task(QRunnable):
-    """Calls ``fn(*args, progress=..., cancel=token, **kwargs)`` in a pool thread."""
+    """One call of ``fn`` in a pool thread; ``cancel()`` sets its CancelToken."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any):
         super().__init__()
@@ -69,8 +83,13 @@ class Task(QRunnable):
 
     def run(self) -> None:  # in the pool thread
         _lower_thread_priority()
+        kwargs = dict(self.kwargs)
+        if _takes(self.fn, "progress"):
+            kwargs["progress"] = self._progress
+        if _takes(self.fn, "cancel"):
+            kwargs["cancel"] = self.token
         try:
-            result = self.fn(*self.args, progress=self._progress, cancel=self.token, **self.kwargs)
+            result = self.fn(*self.args, **kwargs)
         except Cancelled:
             self.signals.cancelled.emit()
         except Exception as exc:  # noqa: BLE001 - every failure goes to the GUI as a dialog
@@ -85,19 +104,43 @@ class Task(QRunnable):
 
 
 class TaskRunner(QObject):
-    """Starts tasks in a private pool and keeps them alive until they are done."""
+    """Starts tasks in a private pool, routes their signals, keeps them alive until done."""
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 2):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
+        self.closed = False
         self._tasks: set[Task] = set()
 
-    def start(self, task: Task) -> Task:
+    def start(self, fn: Callable[..., Any], *args: Any, name: str = "",
+              progress: Callable | None = None, finished: Callable | None = None,
+              failed: Callable | None = None, cancelled: Callable | None = None,
+              done: Callable | None = None, **kwargs: Any) -> Task:
+        """Run ``fn(*args, **kwargs)`` in a worker; the callbacks run on the GUI thread."""
+        task = Task(fn, *args, name=name, **kwargs)
+        s = task.signals
+        for signal, slot in ((s.progress, progress), (s.finished, finished), (s.failed, failed),
+                             (s.cancelled, cancelled)):
+            if slot is not None:
+                signal.connect(self._unless_closed(slot))
+        s.done.connect(lambda t=task: self._tasks.discard(t))
+        if done is not None:
+            s.done.connect(self._unless_closed(done))
         self._tasks.add(task)
-        task.signals.done.connect(lambda t=task: self._tasks.discard(t))
         self.pool.start(task)
         return task
+
+    def _unless_closed(self, slot: Callable) -> Callable:
+        def guarded(*args):
+            if not self.closed:
+                slot(*args)
+        return guarded
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The tasks started and not yet done."""
+        return list(self._tasks)
 
     def cancel_all(self) -> None:
         for task in list(self._tasks):
@@ -106,6 +149,8 @@ class TaskRunner(QObject):
     def wait(self, msecs: int = 10000) -> bool:
         return self.pool.waitForDone(msecs)
 
-    @property
-    def active(self) -> int:
-        return len(self._tasks)
+    def close(self, msecs: int = 5000) -> bool:
+        """Cancel every task, wait for the workers, and ignore their signals from now on."""
+        self.closed = True
+        self.cancel_all()
+        return self.wait(msecs)

@@ -14,25 +14,22 @@ from gui_helpers import HARVARD, WAIT_MS, fuse_dropped, set_method
 from fusionviewer import RESEARCH_ONLY, __version__
 
 
-def test_export_dialog_never_defaults_to_a_source_folder(qtbot, window, ct_mri_pair, tmp_path,
-                                                         dialogs):
+def test_export_dialog_defaults_and_refusals(qtbot, window, ct_mri_pair, tmp_path, dialogs):
     from fusionviewer.gui.export_dialog import ExportDialog
 
     set_method(window, "average")
     fuse_dropped(qtbot, window, ct_mri_pair)
-    # even when the last export folder was a source folder
-    window.settings.setValue("export/dir", str(ct_mri_pair[0].parent))
+    window.settings.setValue("export/dir", str(tmp_path / "exports"))  # the last export folder
     dialog = ExportDialog(window.doc, window.settings, window, kind="png")
     qtbot.addWidget(dialog)
     default = Path(dialog.path_edit.text())
-    assert default.name == "fused_average.png"
-    assert default.parent.resolve() != ct_mri_pair[0].parent.resolve()
-    assert default.parent.resolve() != ct_mri_pair[1].parent.resolve()
+    assert default == (tmp_path / "exports").resolve() / "fused_average.png"
+    # (a loaded DICOM series folder is never the default: test_pipeline_gui.py)
     # typing a source file is refused with a message, the dialog stays open
     dialog.path_edit.setText(str(ct_mri_pair[0]))
     dialog._accept()
     assert dialog.result() != QDialog.DialogCode.Accepted and dialog.path is None
-    assert "source" in dialogs[-1][2]
+    assert dialogs[-1][2] == f"{ct_mri_pair[0]}: refusing to write over a source file"
     # an existing non-source file asks before replacing (recorded answer: Yes)
     other = tmp_path / "old.png"
     other.write_bytes(b"x")

@@ -152,10 +152,11 @@ def test_export_refuses_source_and_existing_file(qtbot, window, ct_mri_pair, tmp
     fuse_dropped(qtbot, window, ct_mri_pair)
     assert not window.export_to("png", str(ct_mri_pair[0]))
     assert window.dialogs and str(ct_mri_pair[0]) in window.dialogs[-1][2]
+    assert "refusing to write over a source file" in window.dialogs[-1][2]
     assert ct_mri_pair[0].stat().st_size > 0
     target = tmp_path / "exists.png"
     target.write_bytes(b"keep me")
-    with qtbot.waitSignal(window.controller.error, timeout=WAIT_MS):
-        window.export_to("png", str(target))
-    assert target.read_bytes() == b"keep me"
-    assert "exists" in window.dialogs[-1][2]
+    for kind in ("png", "metrics", "screenshot"):  # one check for every kind, before any work
+        assert not window.export_to(kind, str(target))
+        assert target.read_bytes() == b"keep me"
+        assert "output exists" in window.dialogs[-1][2]

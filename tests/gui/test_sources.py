@@ -58,18 +58,18 @@ def test_multi_series_folder_asks_which_series(qtbot, window, tmp_path):
 
 
 def test_gpu_failure_falls_back_to_cpu_with_notice(qtbot, window, ct_mri_pair, monkeypatch):
-    from fusionviewer import pipeline
+    from fusionviewer.pipeline import job
 
     devices = []
-    real_run = pipeline.FusionJob.run
+    real_call = job._call_method
 
-    def run(self, progress=None, cancel=None):
-        devices.append(self.options.device)
-        if self.options.device == "cuda":
+    def call(method, gray, kwargs, progress, cancel):  # the CNN call inside pipeline.fuse_gray
+        devices.append(kwargs.get("device"))
+        if kwargs.get("device") == "cuda":
             raise RuntimeError("CUDA error: no kernel image is available for execution")
-        return real_run(self, progress, cancel)
+        return real_call("average", gray, {}, progress, cancel)  # fast stand-in for the CPU run
 
-    monkeypatch.setattr(pipeline.FusionJob, "run", run)
+    monkeypatch.setattr(job, "_call_method", call)
     qtbot.waitUntil(lambda: bool(window.device_text), timeout=WAIT_MS)  # the probe ran
     assert window.pipeline.device_found.text().startswith("Found: ")
     window.pipeline.device.setCurrentIndex(window.pipeline.device.findData("cuda"))
@@ -141,14 +141,14 @@ def test_registration_options_reach_the_pipeline(qtbot, window, ct_mri_pair):
     p.norm_combos[0].setCurrentIndex(p.norm_combos[0].findData("bone"))
     p.block.setCurrentIndex(p.block.findData(128))
     set_method(window, "laplacian")
-    opts = p.options()
+    opts = window.doc.options  # the panel edits the document's options
     assert (opts.register, opts.fixed_index, opts.method, opts.block_size) == \
         ("rigid", 1, "laplacian", 128)
     assert list(opts.normalization) == ["bone", None]
     with qtbot.waitSignal(window.controller.fusionFinished, timeout=WAIT_MS):
         p.run_btn.click()
     result = window.doc.result
-    assert result.options == dataclasses.replace(opts)
+    assert result.options == dataclasses.replace(opts) and window.doc.result_is_current()
     assert result.registrations[0] is not None and result.registrations[1] is None
     assert result.sources[0].normalization.note.lower().find("bone") >= 0 or \
         result.sources[0].normalization.kind == "window"

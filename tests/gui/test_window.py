@@ -49,7 +49,9 @@ def test_drop_onto_a_slot_replaces_only_that_source(qtbot, window, ct_mri_pair, 
     other_mri = harvard / "ct-mri" / "mri" / "2011.png"
     fuse_dropped(qtbot, window, [other_mri], target=window.sources.slots[1])
     assert [s.path for s in window.doc.loaded()] == [str(ct_mri_pair[0]), str(other_mri)]
-    assert window.doc.result_paths == (str(ct_mri_pair[0]), str(other_mri))
+    made_from = [path for path, _uid, _modality in window.doc.result_input[0]]
+    assert made_from == [str(ct_mri_pair[0]), str(other_mri)]
+    assert window.doc.result_is_current()
 
 
 def test_cancel_mid_run_keeps_previous_result(qtbot, window, tmp_path):
@@ -215,21 +217,28 @@ def test_window_level_drag_and_presets(qtbot, window, ct_mri_pair):
     set_method(window, "average")
     fuse_dropped(qtbot, window, ct_mri_pair)
     view = window.viewer.views[0]
+    doc = window.doc
+
+    def layer_a():  # window/level lives in the document, per layer
+        return window.viewer.view_layers[0]
+
     lo, hi = view.levels
+    assert doc.levels(layer_a()) == (lo, hi)
     view.vb.levelDrag.emit(40.0, 0.0)  # drag right widens the window
     lo2, hi2 = view.levels
     assert hi2 - lo2 > hi - lo
-    assert window.viewer.levels[0] == view.levels
+    assert doc.levels(layer_a()) == view.levels
     view.vb.levelDrag.emit(0.0, -30.0)  # drag up raises the level
     assert sum(view.levels) / 2 > (lo2 + hi2) / 2
     edited = view.levels
     with qtbot.waitSignal(window.controller.fusionFinished, timeout=WAIT_MS):
         window.controller.run_fusion()  # a re-run keeps the user's window/level
-    assert window.viewer.levels[0] == edited and view.levels == edited
+    assert doc.levels(layer_a()) == edited and view.levels == edited
     window.viewer.apply_preset(0, "default")
     assert view.levels == (lo, hi)
+    view.vb.levelDrag.emit(40.0, 0.0)
     qtbot.keyClick(window, Qt.Key.Key_R)
-    assert window.viewer.levels[0] == (lo, hi)
+    assert doc.levels(layer_a()) == (lo, hi) and view.levels == (lo, hi)
 
 
 def test_overlay_and_checkerboard_modes(qtbot, window, spect_mri_pair):
