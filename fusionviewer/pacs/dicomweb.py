@@ -18,6 +18,14 @@ multipart bodies; this module keeps the app's settings and behaviour around it:
 * DICOM wildcards and separators (^ * ? ,) stay literal in query strings: Orthanc 1.10's
   DICOMweb plugin matches on the raw query string without percent-decoding it.
 * The Host header is left to http.client (dicomweb-client sets it without a non-default port).
+
+Measured against the former urllib transport (same loopback Orthanc 1.10, 256x256 16-bit CT,
+medians of 5 interleaved runs, 2 busy shared cores), 200 slices / 26.5 MB: WADO-RS retrieve
+0.69 -> 0.75 s (client CPU 0.32 -> 0.31 s); STOW-RS 1.09 -> 1.30 s (client CPU 0.16 -> 0.48 s:
+``store_instances`` takes datasets, so each file is dcmread and re-encoded by dcmwrite, ~1.6 ms
+per instance). Accepted: small beside the transfer time on a real network. Retrieved parts are
+written from the bytes received (``Dataset.buffer``), not re-encoded: re-encoding made
+retrieval 1.8x slower. Peak Python memory of a streamed retrieval: 3.0 MB either way.
 """
 
 from __future__ import annotations
