@@ -1,24 +1,55 @@
-"""DICOMweb transport (standard library HTTP): QIDO-RS search, WADO-RS retrieve, STOW-RS store."""
+"""DICOMweb transport: QIDO-RS search, WADO-RS retrieve, STOW-RS store, over dicomweb-client.
+
+A thin adapter: ``dicomweb_client.DICOMwebClient`` builds the requests and encodes/decodes the
+multipart bodies; this module keeps the app's settings and behaviour around it:
+
+* TLS: the ``ssl.SSLContext`` is built from the server settings as before (system trust store
+  or ``tls_ca_file``, client certificate + separate key file, ``tls_verify``) and handed to
+  requests by a transport adapter. ``session.verify``/``add_certs_to_session`` are not used:
+  requests would verify with certifi's bundle instead of the system store (hospital CAs
+  installed in the OS, or named by SSL_CERT_FILE, would stop working), a REQUESTS_CA_BUNDLE
+  variable would override the configured CA file, and a separate key file has no place there.
+* HTTP basic authentication from ``server.credentials()``; credentials are never logged.
+* No automatic retries (dicomweb-client would retry 408/429/503/504 five times with exponential
+  back-off, ~30 s): the user sees the archive's answer at once, as before.
+* Errors become PacsError / PacsConnectionError with the same one-line messages as before.
+* Retrieval streams (``iter_series``): progress after each instance, cancel checked between
+  chunks of the HTTP stream and between instances; instances are written as they arrive.
+* DICOM wildcards and separators (^ * ? ,) stay literal in query strings: Orthanc 1.10's
+  DICOMweb plugin matches on the raw query string without percent-decoding it.
+* The Host header is left to http.client (dicomweb-client sets it without a non-default port).
+
+Measured against the former urllib transport (same loopback Orthanc 1.10, 256x256 16-bit CT,
+medians of 5 interleaved runs, 2 busy shared cores), 200 slices / 26.5 MB: WADO-RS retrieve
+0.69 -> 0.75 s (client CPU 0.32 -> 0.31 s); STOW-RS 1.09 -> 1.30 s (client CPU 0.16 -> 0.48 s:
+``store_instances`` takes datasets, so each file is dcmread and re-encoded by dcmwrite, ~1.6 ms
+per instance). Accepted: small beside the transfer time on a real network. Retrieved parts are
+written from the bytes received (``Dataset.buffer``), not re-encoded: re-encoding made
+retrieval 1.8x slower. Peak Python memory of a streamed retrieval: 3.0 MB either way.
+"""
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
+import re
 import socket
 import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from base64 import b64encode
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import quote, urlencode
 
-from pydicom import dcmread
+import requests
+import urllib3
+from dicomweb_client import DICOMwebClient
+from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from requests.adapters import HTTPAdapter
 
 from ..errors import Cancelled, InputError
 from ..progress import check_cancel, report
@@ -29,11 +60,78 @@ from .errors import PacsConnectionError, PacsError, PartialRetrieve
 from .models import InstanceResult, Query, SeriesInfo, StoreReport, StudyInfo
 
 log = logging.getLogger(__name__)
+# dicomweb-client runs every request through ``retrying``, which logs each failed attempt as a
+# WARNING with a traceback; the failure itself reaches the caller as a PacsError
+logging.getLogger("retrying").setLevel(logging.ERROR)
 
-DICOM_JSON = "application/dicom+json"
-MULTIPART_DICOM = 'multipart/related; type="application/dicom"'
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes per read of a WADO-RS stream: cancel granularity within an instance
 STORE_BATCH = 10  # instances per STOW-RS request: progress/cancel granularity
+_LITERAL = re.compile(r"%(5E|2A|3F|2C)", re.IGNORECASE)  # ^ * ? , as quote_plus writes them
+
+
+class _LiteralQuery:
+    """Connection mixin: DICOM matching characters go out literally in the query string."""
+
+    def putrequest(self, method, url, *args, **kwargs):
+        path, sep, query = url.partition("?")
+        query = _LITERAL.sub(lambda m: chr(int(m[1], 16)), query)
+        return super().putrequest(method, path + sep + query, *args, **kwargs)
+
+
+class _HTTPConnection(_LiteralQuery, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_LiteralQuery, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Transport(HTTPAdapter):
+    """requests adapter: our SSLContext for every HTTPS connection, an honest Host header and
+    DICOM query characters left unescaped."""
+
+    def __init__(self, context: ssl.SSLContext | None):
+        self._context = context
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **kwargs):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS managers bring their own pools
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert)
+        if self._context is not None:
+            pool_kwargs = {"ssl_context": self._context, "cert_reqs": self._context.verify_mode}
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn, url, verify, cert):
+        if self._context is None:
+            return super().cert_verify(conn, url, verify, cert)
+        # everything is in the context: no certifi bundle, no REQUESTS_CA_BUNDLE
+        conn.cert_reqs = self._context.verify_mode
+        conn.ca_certs = conn.ca_cert_dir = conn.cert_file = conn.key_file = None
+
+    def send(self, request, **kwargs):
+        request.headers.pop("Host", None)  # http.client writes it, with the port
+        return super().send(request, **kwargs)
 
 
 class DicomWebClient:
@@ -44,59 +142,78 @@ class DicomWebClient:
             raise InputError(f"PACS server {server.describe()} is not a DICOMweb server")
         self.server = server
         self.base = server.display_url.rstrip("/")
-        self._ssl = None
+        context = None
         if self.base.startswith("https:"):
-            ctx = ssl.create_default_context(cafile=server.tls_ca_file or None)
+            context = ssl.create_default_context(cafile=server.tls_ca_file or None)
             if server.tls_cert_file:
-                ctx.load_cert_chain(server.tls_cert_file, server.tls_key_file or None)
+                context.load_cert_chain(server.tls_cert_file, server.tls_key_file or None)
             if not server.tls_verify:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            self._ssl = ctx
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                log.warning("TLS certificate verification is off for %s", server.describe())
+                warnings.filterwarnings("ignore",
+                                        category=urllib3.exceptions.InsecureRequestWarning)
+        session = requests.Session()
+        session.trust_env = False  # no ~/.netrc credentials, no REQUESTS_CA_BUNDLE
+        session.proxies = requests.utils.get_environ_proxies(self.base)  # like urllib did
+        transport = _Transport(context)
+        session.mount("https://", transport)
+        session.mount("http://", transport)
+        creds = server.credentials()
+        if creds:
+            session.auth = creds
+        session.hooks["response"].append(self._on_response)
+        self._local = threading.local()  # the cancel flag of the retrieval in this thread
+        self._client = DICOMwebClient(self.base, session=session, timeout=server.timeout,
+                                      chunk_size=CHUNK, permissive_uid=True)
+        self._client.set_http_retry_params(retry=False)
 
     # --- HTTP -------------------------------------------------------------------------------
-    def _open(self, path: str, *, params=None, accept: str = DICOM_JSON, method: str = "GET",
-              data: bytes | None = None, content_type: str | None = None):
-        # DICOM wildcards and the name separator stay literal: some archives (Orthanc 1.10's
-        # DICOMweb plugin) match on the raw query string without percent-decoding it
-        query = urlencode(params, doseq=True, safe="^*?,-.", quote_via=quote) if params else ""
-        url = self.base + path + ("?" + query if query else "")
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("Accept", accept)
-        if content_type:
-            req.add_header("Content-Type", content_type)
-        creds = self.server.credentials()
-        if creds:
-            token = b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
-            req.add_header("Authorization", f"Basic {token}")
-        log.debug("%s %s%s", method, self.base, path)
-        where = f"PACS {self.server.describe()}"
-        try:
-            return urllib.request.urlopen(req, timeout=self.server.timeout, context=self._ssl)
-        except urllib.error.HTTPError as exc:
-            detail = {401: "authentication failed (check user name and password)",
-                      403: "access forbidden", 404: "not found"}.get(exc.code, exc.reason)
-            exc.close()
-            raise PacsError(f"{where}: HTTP {exc.code} {detail} for {method} {path}") from None
-        except urllib.error.URLError as exc:
-            raise PacsConnectionError(f"{where}: cannot connect ({exc.reason})") from None
-        except (socket.timeout, TimeoutError):
-            raise PacsConnectionError(f"{where}: no answer within "
-                                      f"{self.server.timeout:g} s") from None
-        except OSError as exc:
-            raise PacsConnectionError(f"{where}: cannot connect ({exc})") from None
+    def _on_response(self, response, *args, **kwargs):
+        """Let a streamed retrieval stop between chunks when its cancel flag is set."""
+        cancel = getattr(self._local, "cancel", None)
+        if cancel is not None:
+            chunks = response.iter_content
 
-    def _json(self, path: str, params=None) -> list:
-        with self._open(path, params=params) as resp:
-            body = resp.read()
-        if not body.strip():
-            return []  # 204 No Content: nothing matched
+            def iter_content(*a, **k):
+                for chunk in chunks(*a, **k):
+                    if cancel.is_set():
+                        response.close()
+                        raise Cancelled("retrieve cancelled by the user")
+                    yield chunk
+
+            response.iter_content = iter_content
+        return response
+
+    @contextmanager
+    def _errors(self, method: str, path: str):
+        """Map requests/dicomweb-client failures onto PacsError with a one-line message."""
+        where = f"PACS {self.server.describe()}"
+        log.debug("%s %s%s", method, self.base, path)
         try:
-            data = json.loads(body)
-        except json.JSONDecodeError:
-            raise PacsError(f"PACS {self.server.describe()}: answer to {path} is not "
-                            "DICOM JSON") from None
-        return data if isinstance(data, list) else [data]
+            yield
+        except requests.HTTPError as exc:
+            code, reason = exc.response.status_code, exc.response.reason
+            exc.response.close()
+            detail = {401: "authentication failed (check user name and password)",
+                      403: "access forbidden", 404: "not found"}.get(code, reason)
+            raise PacsError(f"{where}: HTTP {code} {detail} for {method} {path}") from None
+        except requests.JSONDecodeError:
+            raise PacsError(f"{where}: answer to {path} is not DICOM JSON") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            chain = _chain(exc)
+            if any(_is_timeout(e) for e in chain):
+                raise PacsConnectionError(f"{where}: no answer within "
+                                          f"{self.server.timeout:g} s") from None
+            if isinstance(exc, (requests.exceptions.ChunkedEncodingError,
+                                urllib3.exceptions.ProtocolError)):
+                raise PacsConnectionError(f"{where}: connection lost during {method} {path} "
+                                          f"({chain[-1]})") from None
+            if isinstance(exc, requests.ConnectionError):
+                raise PacsConnectionError(f"{where}: cannot connect ({chain[-1]})") from None
+            raise PacsError(f"{where}: {method} {path} failed ({chain[-1]})") from None
+        except ValueError as exc:  # dicomweb-client: unexpected media type, bad UID...
+            raise PacsError(f"{where}: {method} {path}: {exc}") from None
 
     @staticmethod
     def _dataset(item: dict) -> Dataset:
@@ -107,33 +224,37 @@ class DicomWebClient:
     def echo(self) -> float:
         """A one-result QIDO-RS study search; returns the round-trip time in seconds."""
         start = time.perf_counter()
-        self._json("/studies", {"limit": "1"})
+        with self._errors("GET", "/studies"):
+            self._client.search_for_studies(limit=1)
         return time.perf_counter() - start
 
     def find_studies(self, query: Query) -> list[StudyInfo]:
         """Studies matching the query (QIDO-RS)."""
-        params = {"PatientName": query.patient_name, "PatientID": query.patient_id,
-                  "StudyDate": query.date_range, "ModalitiesInStudy": query.modality,
-                  "AccessionNumber": query.accession, "StudyInstanceUID": query.study_uid}
-        params = {k: v for k, v in params.items() if v}
-        params["includefield"] = ["StudyDescription", "ModalitiesInStudy",
-                                  "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances"]
-        found = [study_from_dataset(self._dataset(d)) for d in self._json("/studies", params)]
+        filters = {"PatientName": query.patient_name, "PatientID": query.patient_id,
+                   "StudyDate": query.date_range, "ModalitiesInStudy": query.modality,
+                   "AccessionNumber": query.accession, "StudyInstanceUID": query.study_uid}
+        with self._errors("GET", "/studies"):
+            items = self._client.search_for_studies(
+                fields=["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
+                        "NumberOfStudyRelatedInstances"],
+                search_filters={k: v for k, v in filters.items() if v})
+        found = [study_from_dataset(self._dataset(d)) for d in items]
         return sorted(found, key=lambda s: (s.study_date, s.patient_name), reverse=True)
 
     def find_series(self, study_uid: str, modality: str = "") -> list[SeriesInfo]:
         """The series of one study (QIDO-RS), optionally of one modality."""
-        params = {"includefield": ["SeriesDescription", "SeriesNumber",
-                                   "NumberOfSeriesRelatedInstances"]}
-        if modality:
-            params["Modality"] = modality
-        items = self._json(f"/studies/{quote(study_uid)}/series", params)
+        with self._errors("GET", f"/studies/{study_uid}/series"):
+            items = self._client.search_for_series(
+                study_uid, fields=["SeriesDescription", "SeriesNumber",
+                                   "NumberOfSeriesRelatedInstances"],
+                search_filters={"Modality": modality} if modality else None)
         found = [series_from_dataset(self._dataset(d), study_uid) for d in items]
         return sorted(found, key=lambda s: (s.number is None, s.number or 0, s.series_uid))
 
     def find_instances(self, study_uid: str, series_uid: str) -> list[tuple[str, str]]:
         """(SOPInstanceUID, SOPClassUID) of each instance of a series."""
-        items = self._json(f"/studies/{quote(study_uid)}/series/{quote(series_uid)}/instances")
+        with self._errors("GET", f"/studies/{study_uid}/series/{series_uid}/instances"):
+            items = self._client.search_for_instances(study_uid, series_uid)
         out = []
         for d in items:
             ds = self._dataset(d)
@@ -149,17 +270,27 @@ class DicomWebClient:
         if not total:
             raise PacsError(f"PACS {self.server.describe()}: series {series_uid} not found")
         received: list[Path] = []
-        path = f"/studies/{quote(study_uid)}/series/{quote(series_uid)}"
-        with self._open(path, accept=MULTIPART_DICOM) as resp:
-            boundary = _boundary(resp.headers.get("Content-Type", ""))
-            if boundary is None:
-                raise PacsError(f"PACS {self.server.describe()}: WADO-RS answer is not "
-                                "multipart/related")
-            for body in _iter_parts(resp, boundary, cancel):
-                received.append(_write_instance(body, dest))
-                report(progress, "retrieve", len(received) / total)
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("retrieve cancelled by the user")
+        self._local.cancel = cancel
+        instances = None
+        try:
+            with self._errors("GET", f"/studies/{study_uid}/series/{series_uid}"):
+                instances = self._client.iter_series(study_uid, series_uid)
+                while True:
+                    try:
+                        ds = next(instances)
+                    except StopIteration:
+                        break
+                    except InvalidDicomError as exc:
+                        raise PacsError(f"WADO-RS returned a part that is not DICOM "
+                                        f"({exc})") from None
+                    received.append(_write_instance(ds, dest))
+                    report(progress, "retrieve", len(received) / total)
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("retrieve cancelled by the user")
+        finally:
+            self._local.cancel = None
+            if instances is not None:
+                instances.close()  # ends the HTTP stream (its response is closed)
         if len(received) < total:
             raise PartialRetrieve(f"PACS {self.server.describe()}: retrieved {len(received)} of "
                                   f"{total} instance(s) of series {series_uid}", received)
@@ -186,26 +317,19 @@ class DicomWebClient:
         return result
 
     def _stow(self, batch: list[tuple[Path, str]]) -> list[InstanceResult]:
-        boundary = uuid.uuid4().hex
-        body = io.BytesIO()
+        datasets = []
         for path, _ in batch:
-            body.write(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode())
-            body.write(path.read_bytes())
-            body.write(b"\r\n")
-        body.write(f"--{boundary}--\r\n".encode())
-        ctype = f'{MULTIPART_DICOM}; boundary="{boundary}"'
+            try:
+                datasets.append(dcmread(path))
+            except (InvalidDicomError, OSError) as exc:
+                raise InputError(f"not a readable DICOM file ({exc})", str(path)) from None
         try:
-            with self._open("/studies", method="POST", data=body.getvalue(),
-                            content_type=ctype) as resp:
-                answer = resp.read()
+            with self._errors("POST", "/studies"):
+                ds = self._client.store_instances(datasets)
         except PacsConnectionError:
             raise
         except PacsError as exc:
             return [InstanceResult(p, sop, False, str(exc)) for p, sop in batch]
-        try:
-            ds = self._dataset(json.loads(answer)) if answer.strip() else Dataset()
-        except (json.JSONDecodeError, ValueError):
-            ds = Dataset()
         stored = {str(item.get("ReferencedSOPInstanceUID", ""))
                   for item in ds.get("ReferencedSOPSequence", [])}
         failed = {str(item.get("ReferencedSOPInstanceUID", "")): item.get("FailureReason")
@@ -222,60 +346,39 @@ class DicomWebClient:
         return out
 
 
-def _boundary(content_type: str) -> bytes | None:
-    if "multipart/related" not in content_type.lower():
-        return None
-    for param in content_type.split(";")[1:]:
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "boundary":
-            return value.strip().strip('"').encode()
-    return None
+def _chain(exc: BaseException) -> list[BaseException]:
+    """exc and what it wraps (requests -> urllib3 -> OSError/SSLError), outermost first."""
+    out = [exc]
+    while len(out) < 10:
+        cur = out[-1]
+        nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = cur.__cause__ or next((a for a in cur.args if isinstance(a, BaseException)),
+                                        None)
+        if nxt is None or nxt in out:
+            break
+        out.append(nxt)
+    return out
 
 
-def _iter_parts(stream, boundary: bytes, cancel):
-    """Yield the bodies of a multipart/related stream as they arrive (CRLF-delimited parts)."""
-    delim = b"\r\n--" + boundary
-    buf = bytearray(b"\r\n")  # so the first delimiter looks like every later one
-    start = None  # offset of the current part's body in buf
-    eof = False
-    while True:
-        if start is None:
-            i = buf.find(delim)
-            if i >= 0:
-                j = buf.find(b"\r\n\r\n", i + len(delim))
-                if buf[i + len(delim):i + len(delim) + 2] == b"--":
-                    return
-                if j >= 0:
-                    start = j + 4
-                    continue
-        else:
-            i = buf.find(delim, start)
-            if i >= 0:
-                yield bytes(buf[start:i])
-                del buf[:i]
-                start = None
-                continue
-        if eof:
-            if start is not None:
-                raise PacsError("WADO-RS answer ended in the middle of an instance")
-            return
-        if cancel is not None and cancel.is_set():
-            stream.close()
-            raise Cancelled("retrieve cancelled by the user")
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            eof = True
-        buf += chunk
+def _is_timeout(exc: BaseException) -> bool:
+    # urllib3's NewConnectionError (connection refused...) subclasses ConnectTimeoutError
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return False
+    return isinstance(exc, (TimeoutError, socket.timeout, requests.Timeout,
+                            urllib3.exceptions.TimeoutError))
 
 
-def _write_instance(body: bytes, dest: Path) -> Path:
-    try:
-        sop = dcmread(io.BytesIO(body), stop_before_pixels=True,
-                      specific_tags=["SOPInstanceUID"]).SOPInstanceUID
-    except Exception as exc:  # noqa: BLE001 - any decoding problem means a bad part
-        raise PacsError(f"WADO-RS returned a part that is not DICOM ({exc})") from None
+def _write_instance(ds: Dataset, dest: Path) -> Path:
+    sop = ds.get("SOPInstanceUID")
+    if not sop:
+        raise PacsError("WADO-RS returned a part that is not DICOM (no SOP Instance UID)")
     path = dest / f"{cache._SAFE.sub('_', str(sop))}.dcm"
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(body)
+    buffer = getattr(ds, "buffer", None)  # pydicom 3: the bytes the dataset was read from
+    if isinstance(buffer, io.BytesIO):
+        tmp.write_bytes(buffer.getbuffer())  # the archive's bytes, not re-encoded (2x faster)
+    else:
+        dcmwrite(tmp, ds)
     os.replace(tmp, path)
     return path
