@@ -195,3 +195,14 @@ def test_each_rule_is_defined_once(pattern):
 
 def test_version_attribute():
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", fusionviewer.__version__)
+
+
+def test_result_keeps_original_values_on_the_fixed_grid():
+    """originals: the sources in their own units on the fixed grid (not the [0, 1] fusion input)."""
+    rng = np.random.default_rng(0)
+    ct = Image(rng.uniform(-1000, 1500, (2, 32, 32)).astype(np.float32), modality="CT")
+    pet = Image(rng.uniform(0, 20000, (2, 32, 32)).astype(np.float32), modality="PT")
+    result = FusionJob([ct, pet], FusionOptions(method="average")).run()
+    np.testing.assert_array_equal(result.originals[0].array, ct.array)
+    np.testing.assert_array_equal(result.originals[1].array, pet.array)
+    assert result.sources[1].array.max() <= 1.0 < result.originals[1].array.max()

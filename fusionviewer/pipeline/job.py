@@ -43,6 +43,9 @@ class FusionResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     inputs: list[Image] = field(default_factory=list)  # the sources as loaded (raw units)
     options: FusionOptions | None = None
+    # Each source on the fixed grid in its original values and units (HU, Bq/ml, counts, MR
+    # units): what cursor values, ROI statistics and CSV exports read, never ``sources``.
+    originals: list[Image] = field(default_factory=list)
 
     @property
     def description(self) -> str:
@@ -62,6 +65,7 @@ class PreparedSources:
     registrations: list[Any]
     gray: list[np.ndarray]  # luminance [z, y, x] float32 [0, 1] per source
     timings: dict[str, float]
+    originals: list[Image] = field(default_factory=list)  # on the fixed grid, original units
 
 
 class FusionJob:
@@ -120,7 +124,7 @@ class FusionJob:
         gray = [s.luminance() for s in sources]
         report(progress, "normalizing", ranges["normalizing"][1])
         timings["normalizing"] = time.perf_counter() - t0
-        return PreparedSources(inputs, sources, registrations, gray, timings)
+        return PreparedSources(inputs, sources, registrations, gray, timings, on_grid)
 
     def fuse(self, prepared: PreparedSources, progress: ProgressCallback | None = None,
              cancel=None) -> FusionResult:
@@ -256,7 +260,8 @@ def compose_result(prepared: PreparedSources, fused_gray: np.ndarray, method: st
     all_paths = tuple(p for s in prepared.inputs for p in s.provenance.source_paths)
     result = FusionResult(fused=fixed, fused_gray=fused_gray, sources=prepared.sources,
                           registrations=prepared.registrations, method=method,
-                          notices=list(notices), inputs=prepared.inputs, options=options)
+                          notices=list(notices), inputs=prepared.inputs, options=options,
+                          originals=prepared.originals)
     provenance = dataclasses.replace(fixed.provenance, source_paths=all_paths,
                                      description=result.description)
     result.fused = fixed.with_array(array.astype(np.float32), modality="OT", window=(0.5, 1.0),
