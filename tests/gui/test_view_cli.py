@@ -90,27 +90,28 @@ def test_multi_series_folder_offscreen_without_screenshot_fails(tmp_path, two_se
     assert "--series" in proc.stderr
 
 
-def test_series_option_picks_one_series_per_source(tmp_path, two_series_folder):
+@pytest.mark.parametrize("times", [2, 1])  # the folder once per series, or once for both
+def test_series_option_picks_one_series_per_source(tmp_path, two_series_folder, times):
     uids = _uids(two_series_folder)
     out = tmp_path / "x.png"
-    proc = _run(["view", two_series_folder, two_series_folder, "--series", uids["CT"],
+    proc = _run(["view", *[two_series_folder] * times, "--series", uids["CT"],
                  "--series", uids["MR"], "--screenshot", out], tmp_path)
     assert proc.returncode == 0, proc.stderr
     _is_fused_shot(out)
 
 
-def test_series_option_for_a_folder_and_a_file(tmp_path, two_series_folder):
+def test_series_option_with_a_source_that_needs_none(tmp_path, two_series_folder):
     """`-` (or an empty entry) stands for a source that needs no series; commas work too."""
     uids = _uids(two_series_folder)
     out = tmp_path / "x.png"
-    proc = _run(["view", two_series_folder, B, "--series", f"{uids['CT']},-",
+    proc = _run(["view", two_series_folder, DICOM / "mr", "--series", f"{uids['CT']},-",
                  "--screenshot", out], tmp_path)
     assert proc.returncode == 0, proc.stderr
     _is_fused_shot(out)
 
 
 @pytest.mark.parametrize("series, expected", [
-    (["1.2.3.4"], "series 1.2.3.4 not found"),
+    (["1.2.3.4", "-"], "series 1.2.3.4 not found"),
     (["x", "y", "z"], "3 --series values for 2 sources"),
 ])
 def test_bad_series_option_exits_2(tmp_path, two_series_folder, series, expected):
