@@ -213,8 +213,10 @@ def _cache_file() -> Path:
 
 
 def _cache_key(plugin: Path, ldd_text: str | None) -> str:
+    """The plugin, the libraries it resolves to (load addresses dropped) and the display."""
     stat = plugin.stat()
-    raw = f"{plugin}|{stat.st_size}|{stat.st_mtime_ns}|{ldd_text}"
+    resolved = re.sub(r"\s*\(0x[0-9a-fA-F]+\)", "", ldd_text or "")
+    raw = f"{plugin}|{stat.st_size}|{stat.st_mtime_ns}|{resolved}|{os.environ.get('DISPLAY')}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
