@@ -142,11 +142,12 @@ def run_app(args: Any) -> int:
         from ..cli.view import check_screenshot_target  # --demo --screenshot: may replace
 
         check_screenshot_target(screenshot, paths, force=getattr(args, "force", True))
-    from .platform_check import check_platform
+    from .platform_check import check_platform, tell_desktop
 
     problem = check_platform()  # before Qt: a missing xcb library aborts the process
     if problem:
         print(f"fusionviewer: {problem}", file=sys.stderr)
+        tell_desktop(problem)
         return 2
     app = _application()
     from PySide6.QtCore import QTimer

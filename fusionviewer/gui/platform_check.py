@@ -262,6 +262,28 @@ def check_platform(libs_only: bool = False, force: bool = False) -> str | None:
     return f"cannot open a window: the Qt xcb platform failed to start ({other})"
 
 
+def tell_desktop(problem: str) -> bool:
+    """Started from the menu or a file manager (startup notification set, no terminal), the
+    message on stderr is lost: show it with a dialog tool that needs no Qt. True if shown."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        return False
+    if not (os.environ.get("DESKTOP_STARTUP_ID") or os.environ.get("XDG_ACTIVATION_TOKEN")):
+        return False
+    text = f"FusionViewer {problem}"
+    for cmd in (["zenity", "--error", "--no-markup", "--title", "FusionViewer", "--text", text],
+                ["kdialog", "--title", "FusionViewer", "--error", text],
+                ["notify-send", "--urgency=critical", "FusionViewer", text],
+                ["xmessage", "-center", text]):
+        if shutil.which(cmd[0]):
+            try:
+                subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+                return True
+            except OSError:
+                continue
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m fusionviewer.gui.platform_check [--libs-only]``: exit 0, or 2 and why."""
     argv = sys.argv[1:] if argv is None else argv

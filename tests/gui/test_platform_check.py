@@ -176,3 +176,24 @@ def test_libs_only_command_line(tmp_path):
         assert proc.returncode == 2 and "sudo apt-get install" in proc.stderr
     else:
         assert proc.returncode == 0 and "platform check passed" in proc.stdout, proc.stderr
+
+
+def test_started_from_the_menu_the_problem_shows_in_a_dialog(monkeypatch, tmp_path):
+    """No terminal: stderr is lost, so a dialog tool (zenity, kdialog, ...) shows the line."""
+    record = tmp_path / "args.txt"
+    tool = tmp_path / "bin" / "zenity"
+    tool.parent.mkdir()
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tool.parent))
+    problem = "cannot open a window: missing system libraries libxcb-cursor.so.0; install ..."
+    monkeypatch.delenv("DESKTOP_STARTUP_ID", raising=False)
+    monkeypatch.delenv("XDG_ACTIVATION_TOKEN", raising=False)
+    assert pc.tell_desktop(problem) is False  # from a script or a terminal: stderr is enough
+    monkeypatch.setenv("DESKTOP_STARTUP_ID", "gnome-shell/FusionViewer/1234_TIME0")
+    assert pc.tell_desktop(problem) is True
+    for _ in range(100):
+        if record.exists() and record.read_text():
+            break
+        __import__("time").sleep(0.05)
+    assert f"FusionViewer {problem}" in record.read_text().splitlines()
