@@ -46,14 +46,15 @@ def run(args: argparse.Namespace) -> int:
         args.screenshot_checked = True
     sources, uids = series_per_source(sources, args.series)
     headless = bool(screenshot) or _offscreen()
-    if screenshot and len(sources) < 2:
+    for src, uid in zip(sources, uids):  # a folder of several series: list them first
+        _check_series(src, uid, headless)
+    if headless and len(sources) < 2:
+        how = "--screenshot" if screenshot else "offscreen (QT_QPA_PLATFORM)"
         raise InputError(
-            f"view --screenshot needs two or more sources to fuse, got {len(sources)} "
+            f"view {how} needs two or more sources to fuse, got {len(sources)} "
             f"({', '.join(sources)}); add the image to fuse it with (for a folder holding "
             "several series: the folder once per series, each with its --series UID), or open "
             "it without --screenshot in a window to look at it alone")
-    for src, uid in zip(sources, uids):
-        _check_series(src, uid, headless)
     args.sources_to_view = sources
     args.series_uids = uids
 
@@ -121,7 +122,8 @@ def series_help(path: str, series: list) -> str:
     """The error for a folder of several series where nobody can pick one (no dialog)."""
     lines = "\n".join(f"  {s.line() if hasattr(s, 'line') else s.uid}" for s in series)
     return (f"{path}: holds {len(series)} series; choose one with --series UID (one --series "
-            f"per source, in order; '-' for a source that needs none):\n{lines}")
+            f"per source, in order; '-' for a source that needs none; to fuse two series of "
+            f"this folder: view FOLDER --series UID1 --series UID2):\n{lines}")
 
 
 def _check_series(src: str, uid: str | None, headless: bool) -> None:

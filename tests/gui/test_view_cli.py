@@ -73,9 +73,18 @@ def test_single_source_screenshot_fails_at_once(tmp_path):
     assert not out.exists()
 
 
-def test_multi_series_folder_screenshot_lists_series(tmp_path, two_series_folder):
+def test_single_source_offscreen_fails_at_once(tmp_path):
+    """Offscreen without --screenshot nobody sees the window: one source is refused too."""
+    proc = _run(["view", B], tmp_path, timeout=FAST_S)
+    assert proc.returncode == 2, proc.stderr
+    assert "two or more" in proc.stderr and "offscreen" in proc.stderr
+
+
+@pytest.mark.parametrize("with_other", [False, True])
+def test_multi_series_folder_screenshot_lists_series(tmp_path, two_series_folder, with_other):
     out = tmp_path / "x.png"
-    proc = _run(["view", two_series_folder, A, "--screenshot", out], tmp_path, timeout=FAST_S)
+    sources = [two_series_folder, A] if with_other else [two_series_folder]
+    proc = _run(["view", *sources, "--screenshot", out], tmp_path, timeout=FAST_S)
     assert proc.returncode == 2, proc.stderr
     for uid in _uids(two_series_folder).values():
         assert uid in proc.stderr
