@@ -157,7 +157,7 @@ def run_app(args: Any) -> int:
     status = {"code": 0}
     uids = getattr(args, "series_uids", None)
     in_order = bool(paths and uids and any(uids))
-    loaded = None
+    on_loaded = None  # screenshot: fail when fewer than two sources could be loaded
     if screenshot:
         window.quiet = True  # no modal dialogs: errors go to stderr and the exit code
         window.resize(*SCREENSHOT_SIZE)
@@ -176,7 +176,7 @@ def run_app(args: Any) -> int:
             fail("Choose a series", series_help(path, series))
 
         def loaded() -> None:
-            if paths and window.controller.pending_loads == 0 and len(window.doc.loaded()) < 2:
+            if paths and len(window.doc.loaded()) < 2:  # loadFinished: every load is done
                 QTimer.singleShot(0, lambda: fail(
                     "Cannot fuse", "nothing to fuse: fewer than two sources could be loaded"))
 
@@ -203,6 +203,7 @@ def run_app(args: Any) -> int:
         window.controller.choose_series = no_dialog
         if paths:
             window.controller.metricsFinished.connect(lambda _m: QTimer.singleShot(300, shoot))
+            on_loaded = loaded
             if not in_order:
                 window.controller.loadFinished.connect(loaded)
         else:
@@ -216,7 +217,7 @@ def run_app(args: Any) -> int:
         opener.files_opened.connect(window.open_paths)
     window.show()
     if in_order:
-        _load_with_series(window, paths, list(uids), on_done=loaded)
+        _load_with_series(window, paths, list(uids), on_done=on_loaded)
     elif paths:
         window.load_paths(paths, None)
     code = app.exec()

@@ -158,7 +158,7 @@ def needs_check(env: dict | None = None, platform: str | None = None) -> bool:
 
 
 def qxcb_plugin() -> Path | None:
-    """PySide6's platforms/libqxcb.so (from source or in the frozen bundle), without importing Qt."""
+    """PySide6's platforms/libqxcb.so (from source or the frozen bundle), without importing Qt."""
     roots = []
     if getattr(sys, "frozen", False):
         roots.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "PySide6")
