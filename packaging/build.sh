@@ -17,6 +17,13 @@ echo "== build environment: $ENV"
 # A re-run must bundle the current source even though the version number did not change.
 "$ENV/bin/python" -m pip install -q --no-deps --force-reinstall .
 
+echo "== X libraries for Qt's xcb plugin (the bundle carries them: XCB_LIBS in the spec)"
+"$ENV/bin/python" -m fusionviewer.gui.platform_check --libs-only || {
+  echo "build.sh: install the packages above on the build machine first: the bundle copies" \
+       "them, and without them it cannot open a window where they are missing" >&2
+  exit 1
+}
+
 echo "== PyInstaller"
 PYI_ARGS=(--noconfirm --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller")
 [ "${CLEAN:-0}" = 1 ] && PYI_ARGS+=(--clean)
@@ -33,6 +40,17 @@ trap 'rm -rf "$SMOKE"' EXIT
 clean_env=(env -i "HOME=$SMOKE" "PATH=/usr/bin:/bin" "TMPDIR=${TMPDIR:-/tmp}" "QT_QPA_PLATFORM=offscreen")
 (cd "$SMOKE" && "${clean_env[@]}" "$APP" --version)
 (cd "$SMOKE" && "${clean_env[@]}" "$APP" --selftest)
+missing=$("$ENV/bin/python" - "$ROOT/packaging/fusionviewer.spec" "$ROOT/dist/FusionViewer/_internal" <<'PY'
+import ast, sys
+from pathlib import Path
+tree = ast.parse(Path(sys.argv[1]).read_text())
+libs = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+            and getattr(n.targets[0], "id", "") == "XCB_LIBS")
+print(" ".join(n for n in libs if not (Path(sys.argv[2]) / n).exists()))
+PY
+)
+[ -z "$missing" ] || { echo "build.sh: the bundle lacks X libraries: $missing" >&2; exit 1; }
+(cd "$SMOKE" && "${clean_env[@]}" FUSIONVIEWER_PLATFORM_CHECK=libs "$APP")
 
 echo "== bundle size"
 du -sh "$ROOT/dist/FusionViewer"

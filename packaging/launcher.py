@@ -24,9 +24,26 @@ def _attach_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
+def _platform_check(mode: str) -> int:
+    """FUSIONVIEWER_PLATFORM_CHECK=probe|libs|full: the bundle checks it can open a window.
+
+    ``probe`` is the child the app's own check starts (a QGuiApplication on xcb, which aborts
+    when X libraries are missing); ``libs`` (install.sh) and ``full`` print the verdict.
+    """
+    from fusionviewer.gui import platform_check
+
+    if mode == "probe":
+        exec(compile(platform_check.PROBE_CODE, "<xcb probe>", "exec"), {})
+        return 0
+    return platform_check.main(["--libs-only"] if mode == "libs" else [])
+
+
 def main() -> int:
     multiprocessing.freeze_support()
     _attach_streams()
+    check = os.environ.pop("FUSIONVIEWER_PLATFORM_CHECK", "")
+    if check:
+        return _platform_check(check)
     # macOS Finder may pass a process serial number on old systems; it is not a file.
     argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]
     from fusionviewer.cli import main as cli_main

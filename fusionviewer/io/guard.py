@@ -25,9 +25,11 @@ _SPACE_MARGIN = 1.05
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
-    """True if both paths name the same file (resolved, existing or not)."""
+    """True if both paths name the same file (resolved, existing or not; hard links too)."""
     try:
-        return Path(a).resolve() == Path(b).resolve()
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return Path(a).exists() and Path(b).exists() and os.path.samefile(a, b)
     except OSError:
         return False
 
@@ -62,7 +64,10 @@ def check_destination(path: str | Path, *, force: bool = False,
     if folder and path.is_dir():
         _check_folder_writable(path)
     if expected_bytes:
-        _check_space(path, path.parent, expected_bytes)
+        existing = path.parent
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        _check_space(path, existing, expected_bytes)
     return path
 
 
@@ -85,12 +90,10 @@ def _check_existing(path: Path, force: bool, folder: bool) -> None:
 
 
 def _check_folder_writable(folder: Path) -> None:
-    if not folder.exists():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create the output folder: {exc.strerror or exc}",
-                             str(folder)) from None
+    """The folder (or, when missing, its nearest existing ancestor, where the writer will make
+    it) takes a new file; nothing is created here."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
     if not folder.is_dir():
         raise InputError("not a folder", str(folder))
     try:  # the only reliable test (read-only mounts, /proc, immutable folders, root's access())
@@ -140,6 +143,7 @@ def atomic_path(path: str | Path, verify: Callable[[Path], str | None] | None = 
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + suffix,
                                    dir=path.parent)
         os.close(fd)

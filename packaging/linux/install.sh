@@ -61,3 +61,10 @@ if [ "$ASSOCIATE" = 1 ] && command -v xdg-mime >/dev/null; then
   xdg-mime default fusionviewer.desktop application/dicom application/x-nifti
 fi
 echo "FusionViewer installed in $APPDIR (command: $BIN/fusionviewer, menu: FusionViewer)."
+# Qt's X11 plugin needs system libraries the bundle cannot carry (libxcb, libGL, fontconfig...):
+# say now which are missing rather than have the menu entry do nothing.
+if ! problem=$(FUSIONVIEWER_PLATFORM_CHECK=libs "$APPDIR/FusionViewer" 2>&1 >/dev/null); then
+  echo "$problem" >&2
+  echo "install.sh: WARNING: FusionViewer will not open a window until these are installed" \
+       "(the command line works without them)." >&2
+fi
