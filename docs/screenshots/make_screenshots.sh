@@ -9,9 +9,10 @@ SETTINGS=$(mktemp -d)
 trap 'rm -rf "$SETTINGS"' EXIT
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen} FUSIONVIEWER_SETTINGS_DIR=$SETTINGS
 S=resources/samples
-"$PY" -m fusionviewer --demo --screenshot "$OUT/ct-mri.png"
+"$PY" -m fusionviewer view "$S/ct-mri/ct/34014.png" "$S/ct-mri/mri/34014.png" \
+    --screenshot "$OUT/ct-mri.png" --force
 "$PY" -m fusionviewer view "$S/spect-mri/mri/29015.png" "$S/spect-mri/spect/29015.png" \
-    --screenshot "$OUT/spect-mri.png"
+    --screenshot "$OUT/spect-mri.png" --force
 "$PY" - "$OUT/ct-mri.png" "$OUT/spect-mri.png" <<'PYEOF'
 import sys
 from PIL import Image
