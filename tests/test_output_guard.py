@@ -88,12 +88,13 @@ def test_read_only_folder_fails_before_fusing(read_only, capsys, monkeypatch):
     monkeypatch.setattr(job.FusionJob, "run", lambda *a, **k: pytest.fail("fused anyway"))
     assert _fuse("-o", read_only / "x.png") == 2
     err = capsys.readouterr().err
-    assert f"{read_only}: cannot write in this folder: Read-only file system" in err
+    assert f"{read_only / 'x.png'}: cannot write in the folder {read_only}: Read-only file " \
+           "system" in err
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("target, message", [
-    ("/proc/x.png", "/proc: cannot write in this folder"),
+    ("/proc/x.png", "/proc/x.png: cannot write in the folder /proc"),
     ("/dev/full", "/dev/full: not a regular file"),
 ])
 def test_special_destinations_are_input_errors(capsys, target, message):
@@ -107,7 +108,7 @@ def test_bad_transform_destination_fails_before_registration(tmp_path, capsys):
     rc = main(["register", str(A), str(B), "-o", str(out), "--save-transform", "/proc/x.tfm",
                "--no-progress"])
     assert rc == 2
-    assert "/proc: cannot write in this folder" in capsys.readouterr().err
+    assert "/proc/x.tfm: cannot write in the folder /proc" in capsys.readouterr().err
     assert not out.exists()
 
 

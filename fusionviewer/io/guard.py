@@ -60,9 +60,9 @@ def check_destination(path: str | Path, *, force: bool = False,
             raise InputError("refusing to write into a source folder (it holds a loaded series)", str(path))
     if path.exists() or path.is_symlink():
         _check_existing(path, force, folder)
-    _check_folder_writable(path.parent)
+    _check_folder_writable(path.parent, path)
     if folder and path.is_dir():
-        _check_folder_writable(path)
+        _check_folder_writable(path, path)
     if expected_bytes:
         existing = path.parent
         while not existing.exists() and existing.parent != existing:
@@ -89,20 +89,20 @@ def _check_existing(path: Path, force: bool, folder: bool) -> None:
         raise InputError("output exists (use --force to overwrite)", str(path))
 
 
-def _check_folder_writable(folder: Path) -> None:
-    """The folder (or, when missing, its nearest existing ancestor, where the writer will make
-    it) takes a new file; nothing is created here."""
+def _check_folder_writable(folder: Path, path: Path) -> None:
+    """``folder`` (or, when missing, its nearest existing ancestor, where the writer will make
+    it) takes a new file; nothing is created here. Errors name ``path``, the destination."""
     while not folder.exists() and folder.parent != folder:
         folder = folder.parent
     if not folder.is_dir():
-        raise InputError("not a folder", str(folder))
+        raise InputError(f"cannot write there: {folder} is not a folder", str(path))
     try:  # the only reliable test (read-only mounts, /proc, immutable folders, root's access())
         fd, probe = tempfile.mkstemp(prefix=".fusionviewer-probe.", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise InputError(f"cannot write in this folder: {exc.strerror or exc}",
-                         str(folder)) from None
+        raise InputError(f"cannot write in the folder {folder}: {exc.strerror or exc}",
+                         str(path)) from None
 
 
 def _check_space(path: Path, folder: Path, expected_bytes: int) -> None:

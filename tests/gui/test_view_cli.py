@@ -214,7 +214,9 @@ def test_failed_screenshot_leaves_no_partial_file(tmp_path, qtbot):
     pix.fill()
     write_screenshot(pix, out)
     assert PILImage.open(out).size == (8, 8)
-    with pytest.raises(OSError):
+    from fusionviewer.errors import InputError
+
+    with pytest.raises(InputError, match="x.png: could not write the PNG"):
         write_screenshot(QPixmap(), out)  # a null pixmap cannot be saved
     assert PILImage.open(out).size == (8, 8)
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
