@@ -1,0 +1,140 @@
+"""Write the hostile-input regression corpus (tiny crafted files) into this folder; run by hand."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+UID = "1.2.826.0.1.3680043.8.498.4242"
+
+
+def dicom_bytes(**changes) -> bytes:
+    """A valid 16x16 uint16 CT slice (about 1 KB) with ``changes`` applied to its dataset."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = UID + ".3"
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, UID + ".3"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = UID + ".1", UID + ".2"
+    ds.FrameOfReferenceUID = UID + ".4"
+    ds.Modality, ds.PatientName, ds.PatientID, ds.InstanceNumber = "CT", "CORPUS^TEST", "C1", 1
+    ds.Rows = ds.Columns = 16
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelSpacing = [0.5, 0.5]
+    ds.SliceThickness = 2.0
+    ds.ImagePositionPatient = [0.0, 0.0, 0.0]
+    ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    ds.RescaleSlope, ds.RescaleIntercept = 1.0, -1024.0
+    ds.PixelData = (np.arange(256, dtype=np.uint16) * 8).tobytes()
+    for key, value in changes.items():
+        if value is None:
+            delattr(ds, key)
+        else:
+            setattr(ds, key, value)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def nifti_bytes(shape=(8, 8, 4), data: bytes | None = None, **fields) -> bytes:
+    """A NIfTI-1 float32 volume (``data`` replaces the voxels; ``fields`` set header fields)."""
+    import nibabel as nib
+
+    hdr = nib.Nifti1Header()
+    hdr.set_data_dtype(np.float32)
+    hdr.set_data_shape(shape)
+    hdr.set_zooms((1.0,) * len(shape))
+    affine = np.eye(4)
+    hdr.set_qform(affine, code=1)
+    hdr.set_sform(affine, code=1)
+    hdr["vox_offset"] = 352
+    for key, value in fields.items():
+        hdr[key] = value
+    if data is None:
+        data = np.arange(int(np.prod(shape)), dtype=np.float32).tobytes()
+    return hdr.binaryblock + b"\0" * 4 + data
+
+
+def mha_bytes(dims=(8, 8, 4), matrix="1 0 0 0 1 0 0 0 1", spacing="1 1 1",
+              data: bytes | None = None) -> bytes:
+    """A MetaImage (.mha) float32 volume with the given header fields."""
+    head = (f"ObjectType = Image\nNDims = {len(dims)}\nBinaryData = True\n"
+            f"BinaryDataByteOrderMSB = False\nCompressedData = False\n"
+            f"TransformMatrix = {matrix}\nOffset = 0 0 0\nElementSpacing = {spacing}\n"
+            f"DimSize = {' '.join(map(str, dims))}\nElementType = MET_FLOAT\n"
+            "ElementDataFile = LOCAL\n")
+    if data is None:
+        data = np.arange(int(np.prod(dims)), dtype=np.float32).tobytes()
+    return head.encode() + data
+
+
+def nrrd_bytes(sizes=(8, 8, 4), data: bytes | None = None) -> bytes:
+    """A NRRD float32 volume with attached raw data."""
+    head = (f"NRRD0004\ntype: float\ndimension: {len(sizes)}\nspace: left-posterior-superior\n"
+            f"sizes: {' '.join(map(str, sizes))}\n"
+            "space directions: (1,0,0) (0,1,0) (0,0,1)\nendian: little\nencoding: raw\n"
+            "space origin: (0,0,0)\n\n")
+    if data is None:
+        data = np.arange(int(np.prod(sizes)), dtype=np.float32).tobytes()
+    return head.encode() + data
+
+
+def png_bytes() -> bytes:
+    """A 16x16 8-bit gray PNG of seeded noise (incompressible, so truncation cuts pixels)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)
+    Image.fromarray(noise).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def corpus() -> dict[str, bytes]:
+    """File name -> content of every corpus case."""
+    nan = float("nan")
+    files = {
+        "bomb.nii": nifti_bytes((30000, 30000), data=b"\0" * 1024),
+        "bomb.nii.gz": gzip.compress(nifti_bytes((30000, 30000), data=b"\0" * 1024), mtime=0),
+        "bomb.mha": mha_bytes((30000, 30000), matrix="1 0 0 1", spacing="1 1", data=b"\0" * 64),
+        "bomb.nrrd": nrrd_bytes((30000, 30000), data=b"\0" * 64),
+        "bomb.dcm": dicom_bytes(Rows=30000, Columns=30000),
+        "zero_iop.dcm": dicom_bytes(ImageOrientationPatient=[0.0] * 6),
+        "parallel_iop.dcm": dicom_bytes(ImageOrientationPatient=[1.0, 0, 0, 1.0, 0, 0]),
+        "zero_spacing.dcm": dicom_bytes(PixelSpacing=[0.0, 0.0]),
+        "negative_spacing.dcm": dicom_bytes(PixelSpacing=[-0.5, 0.5]),
+        "zero_thickness.dcm": dicom_bytes(SliceThickness=0.0),
+        "nan_origin.nii": nifti_bytes(qoffset_x=nan, srow_x=[1.0, 0.0, 0.0, nan]),
+        "zero_pixdim.nii": nifti_bytes(pixdim=[1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]),
+        "zero_direction.mha": mha_bytes(matrix="0 0 0 0 0 0 0 0 0"),
+        "parallel_direction.mha": mha_bytes(matrix="1 0 0 1 0 0 0 0 1"),
+        "zero_spacing.nrrd": nrrd_bytes().replace(b"(1,0,0) (0,1,0)", b"(0,0,0) (0,1,0)"),
+        "slightly_skewed.mha": mha_bytes(matrix="1 0.0004 0 0 1 0 0 0 1"),
+        "truncated.nii": nifti_bytes()[:700],
+        "truncated.dcm": dicom_bytes()[:-200],
+        "truncated.png": png_bytes()[:150],
+        "truncated.mha": mha_bytes()[:-100],
+    }
+    return files
+
+
+def main() -> int:
+    for name, data in corpus().items():
+        (HERE / name).write_bytes(data)
+        print(f"{name}: {len(data)} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Every crafted file of tests/corpus loads to its exact InputError (or, if valid, to an Image)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusionviewer.errors import InputError
+from fusionviewer.io import load_image
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+REPO = CORPUS.parent.parent
+BOMB = "header declares 30000x30000 float32 (3.4 GiB) but the file holds"
+
+EXPECTED = {
+    "bomb.nii": f"{BOMB} 1.0 KiB of data",
+    "bomb.nii.gz": f"{BOMB} 72 B compressed (at most 73 KiB once decompressed)",
+    "bomb.mha": f"{BOMB} 64 B of data",
+    "bomb.nrrd": f"{BOMB} 64 B of data",
+    "bomb.dcm": "Rows x Columns declare 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but "
+                "PixelData holds 512 B",
+    "truncated.dcm": "Rows x Columns declare 16x16, 1 frame(s) of 16 bits (512 B) but "
+                     "PixelData holds 312 B",
+    "truncated.nii": "header declares 8x8x4 float32 (1.0 KiB) but the file holds 348 B of data",
+    "truncated.mha": "header declares 8x8x4 float32 (1.0 KiB) but the file holds 924 B of data",
+    "truncated.png": "corrupt or truncated image file (image file is truncated)",
+    "zero_iop.dcm": "ImageOrientationPatient 0\\0\\0\\0\\0\\0 is degenerate (row and column "
+                    "cosines must be non-zero and not parallel)",
+    "parallel_iop.dcm": "ImageOrientationPatient 1\\0\\0\\1\\0\\0 is degenerate (row and column "
+                        "cosines must be non-zero and not parallel)",
+    "zero_spacing.dcm": "PixelSpacing 0\\0 mm is not positive",
+    "negative_spacing.dcm": "PixelSpacing -0.5\\0.5 mm is not positive",
+    "zero_thickness.dcm": "SliceThickness 0 mm is not positive",
+    "nan_origin.nii": "origin (nan, -0, 0) mm is not finite",
+    "zero_pixdim.nii": "voxel size (pixdim) 0 x 0 x 0 mm is not positive",
+    "zero_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
+    "parallel_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
+    "zero_spacing.nrrd": "spacing 0 x 1 x 1 mm is not positive and finite",
+}
+
+
+def test_corpus_is_complete_and_tiny():
+    files = {p.name for p in CORPUS.iterdir() if p.name not in ("make_corpus.py", "__pycache__")}
+    assert files == set(EXPECTED) | {"slightly_skewed.mha"}
+    assert max((CORPUS / name).stat().st_size for name in files) < 4096
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_file_gives_its_input_error(name, capfd):
+    path = CORPUS / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Python warning may reach the user
+        with pytest.raises(InputError) as info:
+            load_image(path)
+    assert str(info.value) == f"{path}: {EXPECTED[name]}"
+    assert info.value.path == str(path)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # nothing from ITK/VNL/niftilib/GDCM leaks to the terminal
+
+
+def test_slightly_skewed_direction_is_reorthonormalised():
+    image = load_image(CORPUS / "slightly_skewed.mha")
+    d = np.reshape(image.direction, (3, 3))
+    assert np.allclose(d.T @ d, np.eye(3), atol=1e-9)
+    assert np.allclose(d, np.eye(3), atol=1e-3)
+    assert "re-orthonormalised" in image.provenance.description
+
+
+@pytest.mark.parametrize("name", ["bomb.nii", "bomb.nii.gz", "bomb.mha", "bomb.nrrd", "bomb.dcm"])
+def test_memory_bomb_fails_fast_and_small(name):
+    code = textwrap.dedent(f"""
+        import resource, time
+        from fusionviewer.io import load_image
+        from fusionviewer.errors import InputError
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t = time.perf_counter()
+        try:
+            load_image({str(CORPUS / name)!r})
+        except InputError:
+            pass
+        print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         timeout=120, check=True).stdout.split()
+    seconds, grown_kib = float(out[0]), int(out[1])
+    assert seconds < 1.0
+    assert grown_kib < 100 * 1024  # peak RSS grows by under 100 MiB (the data would be 1.7+ GiB)
