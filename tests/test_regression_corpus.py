@@ -21,6 +21,8 @@ BOMB = "header declares 30000x30000 float32 (3.4 GiB) but the file holds"
 EXPECTED = {
     "bomb.nii": f"{BOMB} 1.0 KiB of data",
     "bomb.nii.gz": f"{BOMB} 72 B compressed (at most 73 KiB once decompressed)",
+    "bomb_ratio_ok.nii.gz": "header declares 64x64 float32 (16 KiB) but the file holds "
+                            "1.0 KiB of data",
     "bomb.mha": f"{BOMB} 64 B of data",
     "bomb.nrrd": f"{BOMB} 64 B of data",
     "bomb.dcm": "Rows x Columns declare 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but "
@@ -42,12 +44,13 @@ EXPECTED = {
     "zero_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
     "parallel_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
     "zero_spacing.nrrd": "spacing 0 x 1 x 1 mm is not positive and finite",
+    "sheared.mha": "direction cosines are not orthonormal (error 0.5 > 0.1)",
 }
 
 
 def test_corpus_is_complete_and_tiny():
     files = {p.name for p in CORPUS.iterdir() if p.name not in ("make_corpus.py", "__pycache__")}
-    assert files == set(EXPECTED) | {"slightly_skewed.mha"}
+    assert files == set(EXPECTED) | {"slightly_skewed.mha", "skewed.mha"}
     assert max((CORPUS / name).stat().st_size for name in files) < 4096
 
 
@@ -64,12 +67,14 @@ def test_corpus_file_gives_its_input_error(name, capfd):
     assert out == "" and err == ""  # nothing from ITK/VNL/niftilib/GDCM leaks to the terminal
 
 
-def test_slightly_skewed_direction_is_reorthonormalised():
-    image = load_image(CORPUS / "slightly_skewed.mha")
+@pytest.mark.parametrize("name, skew, noted", [("slightly_skewed.mha", 4e-4, False),
+                                               ("skewed.mha", 0.02, True)])
+def test_skewed_direction_is_reorthonormalised(name, skew, noted):
+    image = load_image(CORPUS / name)
     d = np.reshape(image.direction, (3, 3))
     assert np.allclose(d.T @ d, np.eye(3), atol=1e-9)
-    assert np.allclose(d, np.eye(3), atol=1e-3)
-    assert "re-orthonormalised" in image.provenance.description
+    assert np.allclose(d, np.eye(3), atol=skew) and not np.allclose(d, np.eye(3), atol=1e-6)
+    assert ("re-orthonormalised" in image.provenance.description) == noted
 
 
 @pytest.mark.parametrize("name", ["bomb.nii", "bomb.nii.gz", "bomb.mha", "bomb.nrrd", "bomb.dcm"])

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image, Provenance
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report
-from ._common import check_voxel_count, one_line
+from ._common import check_voxel_count, human_bytes, one_line, quiet_native
 
 # Patient/study keywords copied into Provenance.attributes (what DICOM export needs), plus a few
 # series keywords useful for display.
@@ -73,9 +73,10 @@ def _read_header(path: Path, force: bool = False):
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
+        with quiet_native():
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
     except Exception as exc:  # pydicom raises many types on corrupt input
-        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc, 120)})",
+        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc)})",
                          str(path)) from None
     return ds
 
@@ -188,12 +189,14 @@ class _Frame:
     orientation: np.ndarray | None
     pixel_spacing: tuple[float, float] | None
     thickness: float | None
+    thickness_key: str  # the attribute ``thickness`` came from (SpacingBetweenSlices...)
     slope: float
     intercept: float
     window: tuple[float, float] | None
 
 
-def _floats(value, n: int) -> np.ndarray | None:
+def _floats(value, n: int, finite: bool = True) -> np.ndarray | None:
+    """``n`` floats from a DICOM value (None if absent, malformed, or non-finite when finite)."""
     if value is None:
         return None
     values = value if hasattr(value, "__iter__") and not isinstance(value, str) else [value]
@@ -201,7 +204,7 @@ def _floats(value, n: int) -> np.ndarray | None:
         arr = np.array([float(v) for v in values], dtype=np.float64)
     except (TypeError, ValueError):
         return None
-    return arr if arr.size == n and np.isfinite(arr).all() else None
+    return arr if arr.size == n and (np.isfinite(arr).all() or not finite) else None
 
 
 def _first_float(value) -> float | None:
@@ -263,11 +266,14 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
                 pos = _floats(det.get("ImagePositionPatient", None), 3)
             if ori is None:
                 ori = _floats(det.get("ImageOrientationPatient", None), 6)
-        spacing = _floats(_lookup(ds, k, "PixelMeasuresSequence", "PixelSpacing"), 2)
+        spacing = _floats(_lookup(ds, k, "PixelMeasuresSequence", "PixelSpacing"), 2, False)
         if spacing is None:
-            spacing = _floats(ds.get("ImagerPixelSpacing", None), 2)
-        thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SpacingBetweenSlices")) \
-            or _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SliceThickness"))
+            spacing = _floats(ds.get("ImagerPixelSpacing", None), 2, False)
+        thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SpacingBetweenSlices"))
+        thick_key = "SpacingBetweenSlices"
+        if not thick:
+            thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SliceThickness"))
+            thick_key = "SliceThickness"
         slope = _first_float(_lookup(ds, k, "PixelValueTransformationSequence", "RescaleSlope"))
         intercept = _first_float(_lookup(ds, k, "PixelValueTransformationSequence",
                                          "RescaleIntercept"))
@@ -276,7 +282,7 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
             instance=int(_first_float(ds.get("InstanceNumber", None)) or 0),
             position=pos, orientation=ori,
             pixel_spacing=tuple(spacing) if spacing is not None else None,
-            thickness=thick, slope=1.0 if slope is None else slope,
+            thickness=thick, thickness_key=thick_key, slope=1.0 if slope is None else slope,
             intercept=0.0 if intercept is None else intercept, window=_window_of(ds, k)))
     # A multi-frame file with one position (no per-frame positions): frames are stacked along
     # the normal, one SpacingBetweenSlices apart.
@@ -287,10 +293,29 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
         if not has_per_frame:
             base_pos = frames[0].position
             normal = _normal(frames[0].orientation)
-            step = frames[0].thickness or 1.0
+            step = _step(frames[0], str(path))
             for k, fr in enumerate(frames):
                 fr.position = base_pos + k * step * normal
     return frames
+
+
+def _step(frame: _Frame, name: str) -> float:
+    """The slice step (mm) a frame's header gives: 1 if absent, InputError if 0."""
+    if frame.thickness is None:
+        return 1.0
+    if frame.thickness == 0:
+        raise InputError(f"{frame.thickness_key} 0 mm is not positive", name)
+    return frame.thickness
+
+
+def _check_orientation(orientation: np.ndarray, name: str) -> None:
+    """InputError if ImageOrientationPatient has a zero-length or parallel row/column cosine."""
+    row, col = orientation[:3], orientation[3:]
+    nr, nc = np.linalg.norm(row), np.linalg.norm(col)
+    if nr < 1e-6 or nc < 1e-6 or np.linalg.norm(np.cross(row / nr, col / nc)) < 1e-3:
+        text = "\\".join(f"{v:g}" for v in orientation)
+        raise InputError(f"ImageOrientationPatient {text} is degenerate (row and column cosines "
+                         "must be non-zero and not parallel)", name)
 
 
 def _normal(orientation: np.ndarray) -> np.ndarray:
@@ -303,9 +328,10 @@ def _normal(orientation: np.ndarray) -> np.ndarray:
 def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
     """Stored pixel values as [frames, y, x] or [frames, y, x, 3] (colour converted to RGB)."""
     try:
-        arr = ds.pixel_array
+        with quiet_native() as captured:
+            arr = ds.pixel_array
     except Exception as exc:
-        msg = one_line(exc)
+        msg = one_line(f"{exc} {captured.stderr}")
         syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
         arr = _pixels_via_gdcm(path, ds) if syntax is not None and syntax.is_compressed else None
         if arr is None:
@@ -345,7 +371,8 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
     import SimpleITK as sitk
 
     try:
-        img = sitk.ReadImage(str(path), imageIO="GDCMImageIO")
+        with quiet_native():
+            img = sitk.ReadImage(str(path), imageIO="GDCMImageIO")
     except RuntimeError:
         return None
     arr = sitk.GetArrayFromImage(img)
@@ -366,6 +393,28 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
                                               img.GetNumberOfComponentsPerPixel() == 3 else 3):
         arr = arr[0]
     return arr
+
+
+def _check_pixel_data_length(path: Path, ds) -> None:
+    """InputError if native (uncompressed) PixelData is shorter than Rows x Columns x frames."""
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
+    if "PixelData" not in ds or (syntax is not None and syntax.is_compressed):
+        return
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        bits = int(ds.get("BitsAllocated", 0) or 0)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    except (TypeError, ValueError):
+        return  # malformed values: pydicom's decoder reports them
+    frames = _num_frames(ds)
+    count = rows * cols * frames * samples
+    expected = (count + 7) // 8 if bits == 1 else count * bits // 8
+    have = len(ds.PixelData)
+    if bits > 0 and have < expected:
+        extra = f" x {samples} samples" if samples != 1 else ""
+        raise InputError(f"Rows x Columns declare {rows}x{cols}{extra}, {frames} frame(s) of "
+                         f"{bits} bits ({human_bytes(expected)}) but PixelData holds "
+                         f"{human_bytes(have)}", str(path))
 
 
 def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray:
@@ -395,6 +444,7 @@ def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
     oriented = all(f.position is not None and f.orientation is not None for f in frames)
     if oriented:
         ori0 = frames[0].orientation
+        _check_orientation(ori0, name)
         if any(np.abs(f.orientation - ori0).max() > 1e-3 for f in frames):
             raise InputError("slices of the series have different orientations", name)
         normal = _normal(ori0)
@@ -417,12 +467,12 @@ def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
                                     f"{steps.max():.3g} mm (median {dz:.3g} used)")
             geo["dz"] = dz
         else:
-            geo["dz"] = abs(frames[0].thickness or 1.0)
+            geo["dz"] = abs(_step(frames[0], name))
     else:
         frames = sorted(frames, key=lambda f: (f.instance, str(f.path), f.frame))
         geo["direction"] = None
         geo["origin"] = (0.0, 0.0, 0.0)
-        geo["dz"] = abs(frames[0].thickness or 1.0)
+        geo["dz"] = abs(_step(frames[0], name))
         if len(frames) > 1:
             geo["notes"].append("no ImagePositionPatient: slices ordered by InstanceNumber")
     return frames, geo
@@ -447,16 +497,21 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
     check_voxel_count(total, name)
 
     frames: list[_Frame] = []
+    header_warnings: list[str] = []
     pixels: dict[tuple[str, int], np.ndarray] = {}
     datasets = []
     for i, (path, _) in enumerate(members):
         check_cancel(cancel)
         try:
-            ds = pydicom.dcmread(path)
+            with quiet_native() as captured:
+                ds = pydicom.dcmread(path)
         except Exception as exc:
-            raise InputError(f"corrupt DICOM file ({exc.__class__.__name__})", str(path)) from None
+            raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc)})",
+                             str(path)) from None
+        header_warnings.extend(captured.warnings)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             raise InputError("DICOM file has no pixel data (truncated?)", str(path))
+        _check_pixel_data_length(path, ds)
         n = _num_frames(ds)
         arr = _pixels(path, ds, n)
         for fr in _frames_of(path, ds):
@@ -476,6 +531,11 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
         raise InputError(f"{array.shape[-1]} samples per pixel are not supported", name)
 
     ps = frames[0].pixel_spacing or (1.0, 1.0)
+    if not (np.isfinite(ps).all() and min(ps) > 0):
+        text = "\\".join(f"{v:g}" for v in ps)
+        raise InputError(f"PixelSpacing {text} mm is not positive", name)
+    if header_warnings:
+        geo["notes"].append(f"DICOM header: {one_line(header_warnings[0], 120)}")
     spacing = (float(ps[1]), float(ps[0]), float(geo["dz"]))
     window = frames[0].window
     if _text(first, "PhotometricInterpretation").upper() == "MONOCHROME1" and window:

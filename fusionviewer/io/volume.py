@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..image import Image, Provenance
-from ._common import check_voxel_count, one_line
+from ..image import Image, Provenance, checked_direction
+from ._common import check_voxel_count, one_line, quiet_native
+from ._declared import check_volume_size
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
 
@@ -26,10 +27,14 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
-        reader.ReadImageInformation()
-    except RuntimeError:
+        with quiet_native() as captured:
+            reader.ReadImageInformation()
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        text = captured.text() or (lines[-1] if lines else "")
+        detail = f" ({one_line(text)})" if text else ""
         raise InputError("not a readable NIfTI/MetaImage/NRRD image (unknown format or corrupt "
-                         "header)", str(path)) from None
+                         f"header){detail}", str(path)) from None
     size = list(reader.GetSize())
     dim = reader.GetDimension()
     comps = reader.GetNumberOfComponents()
@@ -40,15 +45,21 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
         raise InputError(f"{comps} components per voxel are not supported (gray or RGB only)",
                          str(path))
     check_voxel_count(int(np.prod(size)) * comps, path)
+    check_volume_size(path, size, comps, sitk.GetPixelIDValueAsString(reader.GetPixelID()))
+    n = min(dim, 3)
+    direction = np.reshape(reader.GetDirection(), (dim, dim))[:n, :n]
+    checked_direction(reader.GetSpacing()[:n], reader.GetOrigin()[:n], direction.ravel(),
+                      str(path))
     img = _nifti_via_nibabel(path, reader) if path.name.lower().endswith((".nii", ".nii.gz")) \
         else None
     if img is None:
         try:
-            img = reader.Execute()
+            with quiet_native() as captured:
+                img = reader.Execute()
         except RuntimeError as exc:
-            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "read failed"
-            raise InputError(f"corrupt or truncated image data ({msg[:160]})",
-                             str(path)) from None
+            lines = str(exc).strip().splitlines()
+            msg = one_line(captured.text() or (lines[-1] if lines else "read failed"))
+            raise InputError(f"corrupt or truncated image data ({msg})", str(path)) from None
     if img.GetDimension() > 3:  # a 4-D file with a single time point: drop the trailing axis
         img = sitk.Extract(img, size[:3] + [0] * (dim - 3), [0] * dim)
     if comps == 4:  # RGBA: drop alpha
@@ -71,11 +82,15 @@ def _nifti_via_nibabel(path: Path, reader):
     import SimpleITK as sitk
 
     try:
-        nii = nib.load(str(path))
-        data = np.asanyarray(nii.dataobj)
+        with quiet_native():
+            nii = nib.load(str(path))
+            _check_pixdim(nii.header, path)
+            data = np.asanyarray(nii.dataobj)
+    except InputError:
+        raise
     except Exception as exc:  # nibabel raises ValueError, EOFError, OSError, zlib errors...
         raise InputError(f"corrupt or truncated image data ({exc.__class__.__name__}: "
-                         f"{one_line(exc, 120)})", str(path)) from None
+                         f"{one_line(exc)})", str(path)) from None
     if data.dtype.fields is not None:
         return None
     if data.dtype == np.float64 and nii.get_data_dtype() != np.float64:
@@ -89,3 +104,21 @@ def _nifti_via_nibabel(path: Path, reader):
     d = np.reshape(reader.GetDirection(), (full, full))[:dim, :dim]
     img.SetDirection(tuple(d.ravel()))
     return img
+
+
+def _check_pixdim(header, path: Path) -> None:
+    """InputError if pixdim (voxel size, mm) of an axis with more than one voxel is not > 0.
+
+    SimpleITK and nibabel silently replace 0 by 1 mm, so the header is re-read unchecked; a
+    one-voxel axis may keep pixdim 0.
+    """
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as fh:
+        header = type(header).from_fileobj(fh, check=False)
+    shape = header.get_data_shape()[:3]
+    pixdim = [float(v) for v in header["pixdim"][1:1 + len(shape)]]
+    bad = [n > 1 and not (np.isfinite(v) and v > 0) for n, v in zip(shape, pixdim)]
+    if any(bad):
+        raise InputError(f"voxel size (pixdim) {' x '.join(f'{v:g}' for v in pixdim)} mm is not "
+                         "positive", str(path))

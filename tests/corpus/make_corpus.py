@@ -82,10 +82,11 @@ def mha_bytes(dims=(8, 8, 4), matrix="1 0 0 0 1 0 0 0 1", spacing="1 1 1",
 
 def nrrd_bytes(sizes=(8, 8, 4), data: bytes | None = None) -> bytes:
     """A NRRD float32 volume with attached raw data."""
-    head = (f"NRRD0004\ntype: float\ndimension: {len(sizes)}\nspace: left-posterior-superior\n"
-            f"sizes: {' '.join(map(str, sizes))}\n"
-            "space directions: (1,0,0) (0,1,0) (0,0,1)\nendian: little\nencoding: raw\n"
-            "space origin: (0,0,0)\n\n")
+    n = len(sizes)
+    axes = " ".join("(" + ",".join("1" if i == j else "0" for j in range(n)) + ")" for i in range(n))
+    head = (f"NRRD0004\ntype: float\ndimension: {n}\nspace dimension: {n}\n"
+            f"sizes: {' '.join(map(str, sizes))}\nspace directions: {axes}\nendian: little\n"
+            f"encoding: raw\nspace origin: ({','.join('0' * n)})\n\n")
     if data is None:
         data = np.arange(int(np.prod(sizes)), dtype=np.float32).tobytes()
     return head.encode() + data
@@ -107,6 +108,9 @@ def corpus() -> dict[str, bytes]:
     files = {
         "bomb.nii": nifti_bytes((30000, 30000), data=b"\0" * 1024),
         "bomb.nii.gz": gzip.compress(nifti_bytes((30000, 30000), data=b"\0" * 1024), mtime=0),
+        # passes the deflate-ratio bound but decompresses to less than its header declares
+        "bomb_ratio_ok.nii.gz": gzip.compress(nifti_bytes((64, 64), data=b"\0" * 1024),
+                                              mtime=0),
         "bomb.mha": mha_bytes((30000, 30000), matrix="1 0 0 1", spacing="1 1", data=b"\0" * 64),
         "bomb.nrrd": nrrd_bytes((30000, 30000), data=b"\0" * 64),
         "bomb.dcm": dicom_bytes(Rows=30000, Columns=30000),
@@ -121,6 +125,8 @@ def corpus() -> dict[str, bytes]:
         "parallel_direction.mha": mha_bytes(matrix="1 0 0 1 0 0 0 0 1"),
         "zero_spacing.nrrd": nrrd_bytes().replace(b"(1,0,0) (0,1,0)", b"(0,0,0) (0,1,0)"),
         "slightly_skewed.mha": mha_bytes(matrix="1 0.0004 0 0 1 0 0 0 1"),
+        "skewed.mha": mha_bytes(matrix="1 0.02 0 0 1 0 0 0 1"),
+        "sheared.mha": mha_bytes(matrix="1 0.5 0 0 1 0 0 0 1"),
         "truncated.nii": nifti_bytes()[:700],
         "truncated.dcm": dicom_bytes()[:-200],
         "truncated.png": png_bytes()[:150],

@@ -1,0 +1,187 @@
+"""Declared-size checks: refuse a header that promises more voxel bytes than its file can hold."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import struct
+import zlib
+from pathlib import Path
+
+from ..errors import InputError
+from ._common import human_bytes
+
+DEFLATE_MAX_RATIO = 1032  # zlib/gzip cannot expand one byte into more than about 1032
+_CHUNK = 1 << 20
+
+
+def _component(pixel_id_text: str) -> tuple[str, int] | None:
+    """('float32', 4) from SimpleITK's '32-bit float' (complex doubles the bytes), else None."""
+    match = re.search(r"(\d+)-bit (float|signed integer|unsigned integer)", pixel_id_text)
+    if not match:
+        return None
+    bits = int(match.group(1))
+    kind = {"float": "float", "signed integer": "int", "unsigned integer": "uint"}[match.group(2)]
+    factor = 2 if "complex" in pixel_id_text else 1
+    return (f"complex{2 * bits}" if factor == 2 else f"{kind}{bits}"), bits // 8 * factor
+
+
+def _refuse(what: str, declared: int, holds: str, path: Path) -> None:
+    raise InputError(f"header declares {what} ({human_bytes(declared)}) but the file holds "
+                     f"{holds}", str(path))
+
+
+def check_volume_size(path: Path, size, components: int, pixel_id_text: str) -> None:
+    """InputError if a NIfTI/MetaImage/NRRD file cannot hold the voxel bytes its header declares."""
+    comp = _component(pixel_id_text)
+    if comp is None:
+        return
+    count = 1
+    for s in size:
+        count *= int(s)
+    declared = count * components * comp[1]
+    what = "x".join(str(int(s)) for s in size) + f" {comp[0]}"
+    if components > 1:
+        what += f" x {components} components"
+    name = path.name.lower()
+    if name.endswith(".nii"):
+        available = _nifti_available(path, path.stat().st_size)
+    elif name.endswith(".nii.gz"):
+        available = _nifti_gz_available(path, declared, what)
+    elif name.endswith((".mha", ".mhd")):
+        available = _metaimage_available(path, declared, what)
+    elif name.endswith((".nrrd", ".nhdr")):
+        available = _nrrd_available(path, declared, count * components, what)
+    else:
+        return
+    if available is not None and available < declared:
+        _refuse(what, declared, f"{human_bytes(max(available, 0))} of data", path)
+
+
+def _vox_offset(head: bytes) -> int | None:
+    """The voxel offset of a NIfTI-1/-2 header (either byte order), None if not NIfTI."""
+    for order in "<>":
+        if len(head) >= 348 and struct.unpack(order + "i", head[:4])[0] == 348:
+            return max(352, int(struct.unpack(order + "f", head[108:112])[0]))
+        if len(head) >= 540 and struct.unpack(order + "i", head[:4])[0] == 540:
+            return max(544, int(struct.unpack(order + "q", head[168:176])[0]))
+    return None
+
+
+def _nifti_available(path: Path, total: int) -> int | None:
+    with open(path, "rb") as fh:
+        offset = _vox_offset(fh.read(548))
+    return None if offset is None else total - offset
+
+
+def _nifti_gz_available(path: Path, declared: int, what: str) -> int | None:
+    """Voxel bytes in a .nii.gz: bounded by the deflate ratio, then counted (capped) by streaming."""
+    compressed = path.stat().st_size
+    try:
+        with gzip.open(path, "rb") as fh:
+            offset = _vox_offset(fh.read(548))
+    except (OSError, EOFError, zlib.error):
+        return None  # not gzip / corrupt: the reader reports it
+    if offset is None:
+        return None
+    if compressed * DEFLATE_MAX_RATIO < offset + declared:
+        _refuse(what, declared, f"{human_bytes(compressed)} compressed (at most "
+                f"{human_bytes(compressed * DEFLATE_MAX_RATIO)} once decompressed)", path)
+    need, seen = offset + declared, 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while seen < need:
+                chunk = fh.read(min(_CHUNK, need - seen))
+                if not chunk:
+                    break
+                seen += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        pass  # a truncated stream: what was decompressed so far is what the file holds
+    return seen - offset
+
+
+def _text_header(path: Path, limit: int = 1 << 16) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(limit)
+
+
+def _metaimage_available(path: Path, declared: int, what: str) -> int | None:
+    """Pixel bytes a MetaImage header's data (LOCAL or one raw file) can supply."""
+    head = _text_header(path)
+    fields: dict[str, str] = {}
+    end = None
+    pos = 0
+    for line in head.split(b"\n"):
+        pos += len(line) + 1
+        key, sep, value = line.decode("latin-1").partition("=")
+        if not sep:
+            continue
+        fields[key.strip().lower()] = value.strip()
+        if key.strip().lower() == "elementdatafile":
+            end = pos
+            break
+    data_file = fields.get("elementdatafile")
+    if data_file is None or end is None:
+        return None
+    compressed = fields.get("compresseddata", "false").lower() == "true"
+    if data_file.upper() == "LOCAL":
+        available = path.stat().st_size - end
+    elif "%" in data_file or data_file.upper().startswith("LIST") or " " in data_file:
+        return None
+    else:
+        raw = path.parent / data_file
+        if not raw.is_file():
+            raise InputError(f"the data file {data_file} named by the header does not exist",
+                             str(path))
+        available = raw.stat().st_size - max(_int(fields.get("headersize", "0")), 0)
+    if compressed:
+        if available * DEFLATE_MAX_RATIO < declared:
+            _refuse(what, declared, f"{human_bytes(available)} compressed (at most "
+                    f"{human_bytes(available * DEFLATE_MAX_RATIO)} once decompressed)", path)
+        return None
+    return available
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def _nrrd_available(path: Path, declared: int, values: int, what: str) -> int | None:
+    """Bytes a NRRD's attached or detached data holds, as comparable with ``declared``."""
+    head = _text_header(path)
+    end = head.find(b"\n\n")
+    if end < 0:
+        return None
+    fields: dict[str, str] = {}
+    for line in head[:end].split(b"\n")[1:]:
+        key, sep, value = line.decode("latin-1").partition(":")
+        if sep and not line.startswith(b"#"):
+            fields[key.strip().lower()] = value.strip().lstrip("=").strip()
+    if any(k in fields for k in ("line skip", "lineskip", "byte skip", "byteskip")):
+        return None
+    detached = fields.get("data file") or fields.get("datafile")
+    if detached:
+        if detached.upper().startswith("LIST") or " " in detached or "%" in detached:
+            return None
+        raw = path.parent / detached
+        if not raw.is_file():
+            raise InputError(f"the data file {detached} named by the header does not exist",
+                             str(path))
+        available = raw.stat().st_size
+    else:
+        available = path.stat().st_size - (end + 2)
+    encoding = fields.get("encoding", "raw").lower()
+    if encoding in ("gzip", "gz"):
+        if available * DEFLATE_MAX_RATIO < declared:
+            _refuse(what, declared, f"{human_bytes(available)} compressed (at most "
+                    f"{human_bytes(available * DEFLATE_MAX_RATIO)} once decompressed)", path)
+        return None
+    if encoding in ("ascii", "text", "txt"):
+        return declared if available >= 2 * values - 1 else available * declared // max(
+            2 * values - 1, 1)
+    if encoding == "hex":
+        return available // 2
+    return available if encoding == "raw" else None
