@@ -16,6 +16,7 @@ from fusionviewer.io import load_image
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 REPO = CORPUS.parent.parent
+PIXELS = "corrupt or truncated DICOM pixel data: Rows x Columns declare"
 BOMB = "header declares 30000x30000 float32 (3.4 GiB) but the file holds"
 
 EXPECTED = {
@@ -25,10 +26,8 @@ EXPECTED = {
                             "1.0 KiB of data",
     "bomb.mha": f"{BOMB} 64 B of data",
     "bomb.nrrd": f"{BOMB} 64 B of data",
-    "bomb.dcm": "Rows x Columns declare 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but "
-                "PixelData holds 512 B",
-    "truncated.dcm": "Rows x Columns declare 16x16, 1 frame(s) of 16 bits (512 B) but "
-                     "PixelData holds 312 B",
+    "bomb.dcm": f"{PIXELS} 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but PixelData holds 512 B",
+    "truncated.dcm": f"{PIXELS} 16x16, 1 frame(s) of 16 bits (512 B) but PixelData holds 312 B",
     "truncated.nii": "header declares 8x8x4 float32 (1.0 KiB) but the file holds 348 B of data",
     "truncated.mha": "header declares 8x8x4 float32 (1.0 KiB) but the file holds 924 B of data",
     "truncated.png": "corrupt or truncated image file (image file is truncated)",

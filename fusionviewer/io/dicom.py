@@ -412,7 +412,8 @@ def _check_pixel_data_length(path: Path, ds) -> None:
     have = len(ds.PixelData)
     if bits > 0 and have < expected:
         extra = f" x {samples} samples" if samples != 1 else ""
-        raise InputError(f"Rows x Columns declare {rows}x{cols}{extra}, {frames} frame(s) of "
+        raise InputError(f"corrupt or truncated DICOM pixel data: Rows x Columns declare "
+                         f"{rows}x{cols}{extra}, {frames} frame(s) of "
                          f"{bits} bits ({human_bytes(expected)}) but PixelData holds "
                          f"{human_bytes(have)}", str(path))
 

@@ -83,7 +83,8 @@ def mha_bytes(dims=(8, 8, 4), matrix="1 0 0 0 1 0 0 0 1", spacing="1 1 1",
 def nrrd_bytes(sizes=(8, 8, 4), data: bytes | None = None) -> bytes:
     """A NRRD float32 volume with attached raw data."""
     n = len(sizes)
-    axes = " ".join("(" + ",".join("1" if i == j else "0" for j in range(n)) + ")" for i in range(n))
+    axes = " ".join("(" + ",".join("1" if i == j else "0" for j in range(n)) + ")"
+                    for i in range(n))
     head = (f"NRRD0004\ntype: float\ndimension: {n}\nspace dimension: {n}\n"
             f"sizes: {' '.join(map(str, sizes))}\nspace directions: {axes}\nendian: little\n"
             f"encoding: raw\nspace origin: ({','.join('0' * n)})\n\n")
