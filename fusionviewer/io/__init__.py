@@ -28,8 +28,13 @@ def load_image(path: str | Path, *, series_uid: str | None = None, modality: str
                cancel: CancelFlag | None = None) -> Image:
     """Load an image/volume in its own units (CT in HU, 8-bit rasters 0..255); geometry checked."""
     path = Path(path)
-    image = _load(path, series_uid=series_uid, modality=modality, progress=progress,
-                  cancel=cancel)
+    try:
+        image = _load(path, series_uid=series_uid, modality=modality, progress=progress,
+                      cancel=cancel)
+    except InputError as exc:
+        if exc.path is None:  # raised where the file was not known (e.g. Image()): name it
+            raise InputError(str(exc), str(path)) from None
+        raise
     return check_geometry(image, str(path))
 
 

@@ -27,7 +27,7 @@ def check_voxel_count(count: int, path: str | Path) -> None:
 
 
 def one_line(exc: BaseException | str, limit: int = 240) -> str:
-    """An exception as one line, cut at a sentence or word end (with "…") beyond ``limit`` chars."""
+    """An exception as one line, cut at a sentence or word end ("…") beyond ``limit`` chars."""
     text = " ".join(str(exc).split())
     if not text and isinstance(exc, BaseException):
         text = exc.__class__.__name__

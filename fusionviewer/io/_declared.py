@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import struct
 import zlib
@@ -27,7 +28,8 @@ def _component(pixel_id_text: str) -> tuple[str, int] | None:
 
 
 def _refuse(what: str, declared: int, holds: str, path: Path) -> None:
-    raise InputError(f"header declares {what} ({human_bytes(declared)}) but the file holds "
+    raise InputError(f"corrupt or truncated image data: header declares {what} "
+                     f"({human_bytes(declared)}) but the file holds "
                      f"{holds}", str(path))
 
 
@@ -58,28 +60,34 @@ def check_volume_size(path: Path, size, components: int, pixel_id_text: str) -> 
         _refuse(what, declared, f"{human_bytes(max(available, 0))} of data", path)
 
 
-def _vox_offset(head: bytes) -> int | None:
+def _vox_offset(head: bytes, path: Path) -> int | None:
     """The voxel offset of a NIfTI-1/-2 header (either byte order), None if not NIfTI."""
     for order in "<>":
         if len(head) >= 348 and struct.unpack(order + "i", head[:4])[0] == 348:
-            return max(352, int(struct.unpack(order + "f", head[108:112])[0]))
-        if len(head) >= 540 and struct.unpack(order + "i", head[:4])[0] == 540:
-            return max(544, int(struct.unpack(order + "q", head[168:176])[0]))
+            offset, least = struct.unpack(order + "f", head[108:112])[0], 352
+        elif len(head) >= 540 and struct.unpack(order + "i", head[:4])[0] == 540:
+            offset, least = struct.unpack(order + "q", head[168:176])[0], 544
+        else:
+            continue
+        if not (math.isfinite(offset) and offset >= 0):
+            raise InputError(f"corrupt header: vox_offset {offset:g} is not a byte offset",
+                             str(path))
+        return max(least, int(offset))
     return None
 
 
 def _nifti_available(path: Path, total: int) -> int | None:
     with open(path, "rb") as fh:
-        offset = _vox_offset(fh.read(548))
+        offset = _vox_offset(fh.read(548), path)
     return None if offset is None else total - offset
 
 
 def _nifti_gz_available(path: Path, declared: int, what: str) -> int | None:
-    """Voxel bytes in a .nii.gz: bounded by the deflate ratio, then counted (capped) by streaming."""
+    """Voxel bytes in a .nii.gz: bounded by the deflate ratio, then counted by capped streaming."""
     compressed = path.stat().st_size
     try:
         with gzip.open(path, "rb") as fh:
-            offset = _vox_offset(fh.read(548))
+            offset = _vox_offset(fh.read(548), path)
     except (OSError, EOFError, zlib.error):
         return None  # not gzip / corrupt: the reader reports it
     if offset is None:
@@ -105,21 +113,58 @@ def _text_header(path: Path, limit: int = 1 << 16) -> bytes:
         return fh.read(limit)
 
 
-def _metaimage_available(path: Path, declared: int, what: str) -> int | None:
-    """Pixel bytes a MetaImage header's data (LOCAL or one raw file) can supply."""
-    head = _text_header(path)
+def _metaimage_fields(path: Path) -> tuple[dict[str, str], int | None]:
+    """A MetaImage header's fields (lower-case keys) and where its data starts (LOCAL)."""
     fields: dict[str, str] = {}
-    end = None
     pos = 0
-    for line in head.split(b"\n"):
+    for line in _text_header(path).split(b"\n"):
         pos += len(line) + 1
         key, sep, value = line.decode("latin-1").partition("=")
         if not sep:
             continue
         fields[key.strip().lower()] = value.strip()
         if key.strip().lower() == "elementdatafile":
-            end = pos
-            break
+            return fields, pos
+    return fields, None
+
+
+def _ints(text: str) -> list[int] | None:
+    try:
+        return [int(v) for v in text.split()]
+    except ValueError:
+        return None
+
+
+def precheck_header(path: Path) -> None:
+    """InputError for MetaImage/NRRD headers whose dimensions crash ITK's parsers (NDims -1...)."""
+    name = path.name.lower()
+    if name.endswith((".mha", ".mhd")):
+        fields, _ = _metaimage_fields(path)
+        ndims, sizes = _ints(fields.get("ndims", "")), _ints(fields.get("dimsize", ""))
+        channels = _ints(fields.get("elementnumberofchannels", "1"))
+        where = "NDims/DimSize/ElementNumberOfChannels"
+    elif name.endswith((".nrrd", ".nhdr")):
+        head = _text_header(path)
+        end = head.find(b"\n\n")
+        fields = {}
+        for line in (head if end < 0 else head[:end]).split(b"\n")[1:]:
+            key, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                fields[key.strip().lower()] = value.strip()
+        ndims, sizes = _ints(fields.get("dimension", "")), _ints(fields.get("sizes", ""))
+        channels, where = [1], "dimension/sizes"
+    else:
+        return
+    ok = (ndims is not None and len(ndims) == 1 and 1 <= ndims[0] <= 5 and sizes is not None
+          and len(sizes) == ndims[0] and min(sizes) >= 1 and channels is not None
+          and len(channels) == 1 and channels[0] >= 1)
+    if not ok:
+        raise InputError(f"corrupt header: {where} do not describe an image", str(path))
+
+
+def _metaimage_available(path: Path, declared: int, what: str) -> int | None:
+    """Pixel bytes a MetaImage header's data (LOCAL or one raw file) can supply."""
+    fields, end = _metaimage_fields(path)
     data_file = fields.get("elementdatafile")
     if data_file is None or end is None:
         return None

@@ -68,17 +68,34 @@ def is_dicom_file(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def _read_header(path: Path, force: bool = False):
-    """The dataset without pixel data; InputError if it cannot be parsed."""
+def _dcmread(path: Path, warnings: list[str] | None = None, **kwargs):
+    """pydicom.dcmread with every element parsed now; InputError if the file is corrupt.
+
+    The file is memory-mapped so that a corrupt element length cannot make pydicom allocate more
+    than the file holds; pydicom's warnings and log lines go to ``warnings``.
+    """
+    import mmap
+
     import pydicom
 
     try:
-        with quiet_native():
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
+        with quiet_native() as captured, open(path, "rb") as fh, \
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            ds = pydicom.dcmread(mapped, **kwargs)
+            ds.walk(lambda _ds, _elem: None)  # parse lazily-read values while errors are caught
+            if getattr(ds, "file_meta", None) is not None:
+                ds.file_meta.walk(lambda _ds, _elem: None)
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc)})",
                          str(path)) from None
+    if warnings is not None:
+        warnings.extend(captured.warnings)
     return ds
+
+
+def _read_header(path: Path, force: bool = False):
+    """The dataset without pixel data; InputError if it cannot be parsed."""
+    return _dcmread(path, stop_before_pixels=True, force=force)
 
 
 def _is_image(ds) -> bool:
@@ -332,8 +349,7 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
             arr = ds.pixel_array
     except Exception as exc:
         msg = one_line(f"{exc} {captured.stderr}")
-        syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
-        arr = _pixels_via_gdcm(path, ds) if syntax is not None and syntax.is_compressed else None
+        arr = _pixels_via_gdcm(path, ds) if _compressed(ds) else None
         if arr is None:
             raise InputError(f"corrupt or truncated DICOM pixel data ({msg})",
                              str(path)) from None
@@ -395,10 +411,20 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
     return arr
 
 
+def _compressed(ds) -> bool | None:
+    """Whether the transfer syntax is compressed (encapsulated); None if absent or unknown."""
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
+    if syntax is None:
+        return None
+    try:
+        return bool(syntax.is_compressed)
+    except ValueError:  # not a transfer syntax UID
+        return None
+
+
 def _check_pixel_data_length(path: Path, ds) -> None:
     """InputError if native (uncompressed) PixelData is shorter than Rows x Columns x frames."""
-    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
-    if "PixelData" not in ds or (syntax is not None and syntax.is_compressed):
+    if "PixelData" not in ds or _compressed(ds) is not False:
         return
     try:
         rows, cols = int(ds.Rows), int(ds.Columns)
@@ -426,7 +452,7 @@ def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray
         return np.stack(arrays)
     integral = (all(a.dtype.kind in "ui" for a in arrays)
                 and all(f.slope == int(f.slope) and f.intercept == int(f.intercept)
-                        for f in frames))
+                        and max(abs(f.slope), abs(f.intercept)) < 2 ** 31 for f in frames))
     if integral:
         out = np.stack([a.astype(np.int64) * int(f.slope) + int(f.intercept)
                         for a, f in zip(arrays, frames)])
@@ -503,13 +529,7 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
     datasets = []
     for i, (path, _) in enumerate(members):
         check_cancel(cancel)
-        try:
-            with quiet_native() as captured:
-                ds = pydicom.dcmread(path)
-        except Exception as exc:
-            raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc)})",
-                             str(path)) from None
-        header_warnings.extend(captured.warnings)
+        ds = _dcmread(path, header_warnings)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             raise InputError("DICOM file has no pixel data (truncated?)", str(path))
         _check_pixel_data_length(path, ds)

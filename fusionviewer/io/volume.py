@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image, Provenance, checked_direction
 from ._common import check_voxel_count, one_line, quiet_native
-from ._declared import check_volume_size
+from ._declared import check_volume_size, precheck_header
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
 
@@ -24,6 +24,7 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
     import SimpleITK as sitk
 
     path = Path(path)
+    precheck_header(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -38,6 +39,9 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
     size = list(reader.GetSize())
     dim = reader.GetDimension()
     comps = reader.GetNumberOfComponents()
+    if dim < 2 or min(size) < 1:
+        raise InputError(f"header declares an empty or {dim}-D image of size {tuple(size)} "
+                         "(2-D or 3-D only)", str(path))
     if dim > 3 and any(s > 1 for s in size[3:]):
         raise InputError(f"{dim}-D data of size {tuple(size)} is not supported (2-D or 3-D only; "
                          "extract one time point/volume first)", str(path))
