@@ -144,6 +144,25 @@ def _patient_line(ds) -> str:
     return f"{name} ({pid})" + (f", study {date}" if date else "")
 
 
+def _uint(ds, keyword: str, path: Path | str | None, default: int | None = None) -> int:
+    """An integer attribute (its first value); ``default`` if absent/empty, else InputError."""
+    value = ds.get(keyword, None)
+    if value is not None and not isinstance(value, (int, str, bytes)):
+        try:
+            value = list(value)[0] if len(value) else None
+        except TypeError:
+            pass
+    if value is None or value in ("", b""):
+        if default is None:
+            raise InputError(f"DICOM attribute {keyword} is empty", str(path) if path else None)
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"DICOM attribute {keyword} {one_line(repr(value), 40)} is not an "
+                         "integer", str(path) if path else None) from None
+
+
 def _num_frames(ds) -> int:
     try:
         return max(1, int(ds.get("NumberOfFrames", 1) or 1))
@@ -164,8 +183,8 @@ def _series_info(uid: str, members: list[tuple[Path, Any]]) -> SeriesInfo:
         uid=uid, modality=_text(first, "Modality", "OT"),
         description=_text(first, "SeriesDescription"), num_instances=len(members),
         patient=_patient_line(first), first_path=str(members[0][0]),
-        study_uid=_text(first, "StudyInstanceUID"), rows=int(first.Rows),
-        columns=int(first.Columns), num_frames=sum(_num_frames(ds) for _, ds in members))
+        study_uid=_text(first, "StudyInstanceUID"), rows=_uint(first, "Rows", members[0][0]),
+        columns=_uint(first, "Columns", members[0][0]), num_frames=sum(_num_frames(ds) for _, ds in members))
 
 
 def list_series(folder: str | Path) -> list[SeriesInfo]:
@@ -354,11 +373,16 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
             raise InputError(f"corrupt or truncated DICOM pixel data ({msg})",
                              str(path)) from None
     photometric = _text(ds, "PhotometricInterpretation", "MONOCHROME2").upper()
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    samples = _uint(ds, "SamplesPerPixel", path, 1)
     if photometric == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
-        arr = apply_color_lut(arr, ds)
+        try:
+            with quiet_native():
+                arr = apply_color_lut(arr, ds)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise InputError(f"cannot apply the palette colour table ({one_line(exc)})",
+                             str(path)) from None
         if arr.dtype != np.uint8:
             arr = (arr >> 8).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
         samples = 3
@@ -372,7 +396,8 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
         raise InputError(f"unexpected pixel data shape {arr.shape}", str(path))
     if photometric == "MONOCHROME1":
         # Display-inverted storage: flip so that higher values are brighter (MONOCHROME2).
-        bits = int(ds.get("BitsStored", 8 * arr.dtype.itemsize))
+        bits = _uint(ds, "BitsStored", path, 0)
+        bits = bits if 1 <= bits <= 8 * arr.dtype.itemsize else 8 * arr.dtype.itemsize
         top = (1 << bits) - 1 if arr.dtype.kind == "u" else int(arr.max())
         arr = (top - arr.astype(np.int64)).astype(arr.dtype if arr.dtype.kind == "u" else np.int64)
     return arr
@@ -397,8 +422,8 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
         intercept = _first_float(ds.get("RescaleIntercept", None)) or 0.0
         if slope != 1.0 or intercept != 0.0:
             arr = np.rint((arr.astype(np.float64) - intercept) / slope)
-        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-        bits = int(ds.get("BitsAllocated", 16) or 16)
+        signed = _uint(ds, "PixelRepresentation", path, 0) == 1
+        bits = _uint(ds, "BitsAllocated", path, 16)
         dtype = {(8, False): np.uint8, (8, True): np.int8, (16, False): np.uint16,
                  (16, True): np.int16, (32, False): np.uint32, (32, True): np.int32}.get(
                      (bits, signed), np.float32)
@@ -513,11 +538,11 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
 
     first_path, first = members[0]
     name = str(first_path.parent if len(members) > 1 else first_path)
-    rows, cols = int(first.Rows), int(first.Columns)
-    samples = int(first.get("SamplesPerPixel", 1) or 1)
+    rows, cols = _uint(first, "Rows", first_path), _uint(first, "Columns", first_path)
+    samples = _uint(first, "SamplesPerPixel", first_path, 1)
     total = 0
     for path, ds in members:
-        if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
+        if (_uint(ds, "Rows", path), _uint(ds, "Columns", path)) != (rows, cols):
             raise InputError(f"slice size {ds.Columns}x{ds.Rows} differs from the series' "
                              f"{cols}x{rows}", str(path))
         total += rows * cols * _num_frames(ds) * samples
@@ -560,7 +585,7 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
     spacing = (float(ps[1]), float(ps[0]), float(geo["dz"]))
     window = frames[0].window
     if _text(first, "PhotometricInterpretation").upper() == "MONOCHROME1" and window:
-        bits = int(first.get("BitsStored", 16))
+        bits = min(max(_uint(first, "BitsStored", first_path, 16), 1), 32)
         f0 = frames[0]
         window = (f0.slope * ((1 << bits) - 1) + 2 * f0.intercept - window[0], window[1])
 

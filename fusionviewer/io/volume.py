@@ -98,15 +98,25 @@ def _nifti_via_nibabel(path: Path, reader):
     if data.dtype.fields is not None:
         return None
     if data.dtype == np.float64 and nii.get_data_dtype() != np.float64:
-        data = data.astype(np.float32)  # scaled integers: float32 as SimpleITK gives them
+        with np.errstate(over="ignore"):  # overflow gives inf, refused by check_finite
+            data = data.astype(np.float32)  # scaled integers: float32 as SimpleITK gives them
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
-    img = sitk.GetImageFromArray(np.ascontiguousarray(data.T))
-    dim, full = img.GetDimension(), reader.GetDimension()
-    img.SetSpacing(reader.GetSpacing()[:dim])
-    img.SetOrigin(reader.GetOrigin()[:dim])
-    d = np.reshape(reader.GetDirection(), (full, full))[:dim, :dim]
-    img.SetDirection(tuple(d.ravel()))
+    size = list(reader.GetSize())
+    if data.ndim not in (2, 3) or data.size == 0 or list(data.shape) != size[:data.ndim]:
+        raise InputError(f"corrupt header: voxel data of shape {data.shape} does not match the "
+                         f"image size {tuple(size)}", str(path))
+    try:
+        img = sitk.GetImageFromArray(np.ascontiguousarray(data.T))
+        dim, full = img.GetDimension(), reader.GetDimension()
+        img.SetSpacing(reader.GetSpacing()[:dim])
+        img.SetOrigin(reader.GetOrigin()[:dim])
+        d = np.reshape(reader.GetDirection(), (full, full))[:dim, :dim]
+        img.SetDirection(tuple(d.ravel()))
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise InputError(f"corrupt header ({one_line(lines[-1] if lines else exc)})",
+                         str(path)) from None
     return img
 
 
