@@ -58,4 +58,4 @@ def test_zero_pixel_spacing_without_registration_names_the_input(tmp_path):
 def test_memory_bomb_from_the_cli_is_one_line(tmp_path):
     out = _cli("info", str(CORPUS / "bomb.nii"))
     assert out.returncode == 2
-    assert out.stderr.count("\n") == 1 and "header declares 30000x30000 float32" in out.stderr
+    assert out.stderr.count("\n") == 1 and "but the file holds 1.0 KiB of data" in out.stderr

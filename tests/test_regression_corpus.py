@@ -17,19 +17,22 @@ from fusionviewer.io import load_image
 CORPUS = Path(__file__).resolve().parent / "corpus"
 REPO = CORPUS.parent.parent
 PIXELS = "corrupt or truncated DICOM pixel data: Rows x Columns declare"
-BOMB = "header declares 30000x30000 float32 (3.4 GiB) but the file holds"
+VOLUME = "corrupt or truncated image data: header declares"
+BOMB = f"{VOLUME} 30000x30000 float32 (3.4 GiB) but the file holds"
 
 EXPECTED = {
     "bomb.nii": f"{BOMB} 1.0 KiB of data",
     "bomb.nii.gz": f"{BOMB} 72 B compressed (at most 73 KiB once decompressed)",
-    "bomb_ratio_ok.nii.gz": "header declares 64x64 float32 (16 KiB) but the file holds "
+    "bomb_ratio_ok.nii.gz": f"{VOLUME} 64x64 float32 (16 KiB) but the file holds "
                             "1.0 KiB of data",
     "bomb.mha": f"{BOMB} 64 B of data",
     "bomb.nrrd": f"{BOMB} 64 B of data",
+    "bomb.mhd": f"{BOMB} 64 B of data",
+    "missing_raw.mhd": "the data file missing.raw named by the header does not exist",
     "bomb.dcm": f"{PIXELS} 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but PixelData holds 512 B",
     "truncated.dcm": f"{PIXELS} 16x16, 1 frame(s) of 16 bits (512 B) but PixelData holds 312 B",
-    "truncated.nii": "header declares 8x8x4 float32 (1.0 KiB) but the file holds 348 B of data",
-    "truncated.mha": "header declares 8x8x4 float32 (1.0 KiB) but the file holds 924 B of data",
+    "truncated.nii": f"{VOLUME} 8x8x4 float32 (1.0 KiB) but the file holds 348 B of data",
+    "truncated.mha": f"{VOLUME} 8x8x4 float32 (1.0 KiB) but the file holds 924 B of data",
     "truncated.png": "corrupt or truncated image file (image file is truncated)",
     "zero_iop.dcm": "ImageOrientationPatient 0\\0\\0\\0\\0\\0 is degenerate (row and column "
                     "cosines must be non-zero and not parallel)",
@@ -49,7 +52,7 @@ EXPECTED = {
 
 def test_corpus_is_complete_and_tiny():
     files = {p.name for p in CORPUS.iterdir() if p.name not in ("make_corpus.py", "__pycache__")}
-    assert files == set(EXPECTED) | {"slightly_skewed.mha", "skewed.mha"}
+    assert files == set(EXPECTED) | {"slightly_skewed.mha", "skewed.mha", "bomb.raw"}
     assert max((CORPUS / name).stat().st_size for name in files) < 4096
 
 
@@ -76,10 +79,12 @@ def test_skewed_direction_is_reorthonormalised(name, skew, noted):
     assert ("re-orthonormalised" in image.provenance.description) == noted
 
 
-@pytest.mark.parametrize("name", ["bomb.nii", "bomb.nii.gz", "bomb.mha", "bomb.nrrd", "bomb.dcm"])
+@pytest.mark.parametrize("name", ["bomb.nii", "bomb.nii.gz", "bomb.mha", "bomb.mhd", "bomb.nrrd",
+                                  "bomb.dcm"])
 def test_memory_bomb_fails_fast_and_small(name):
     code = textwrap.dedent(f"""
         import resource, time
+        import nibabel, pydicom, SimpleITK  # imported up front: only the load itself is timed
         from fusionviewer.io import load_image
         from fusionviewer.errors import InputError
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

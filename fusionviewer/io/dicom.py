@@ -443,7 +443,7 @@ def _compressed(ds) -> bool | None:
         return None
     try:
         return bool(syntax.is_compressed)
-    except ValueError:  # not a transfer syntax UID
+    except (ValueError, AttributeError):  # not a transfer syntax UID (or several values)
         return None
 
 

@@ -113,6 +113,10 @@ def corpus() -> dict[str, bytes]:
         "bomb_ratio_ok.nii.gz": gzip.compress(nifti_bytes((64, 64), data=b"\0" * 1024),
                                               mtime=0),
         "bomb.mha": mha_bytes((30000, 30000), matrix="1 0 0 1", spacing="1 1", data=b"\0" * 64),
+        "bomb.mhd": mha_bytes((30000, 30000), matrix="1 0 0 1", spacing="1 1", data=b"")
+        .replace(b"= LOCAL", b"= bomb.raw"),
+        "bomb.raw": b"\0" * 64,
+        "missing_raw.mhd": mha_bytes(data=b"").replace(b"= LOCAL", b"= missing.raw"),
         "bomb.nrrd": nrrd_bytes((30000, 30000), data=b"\0" * 64),
         "bomb.dcm": dicom_bytes(Rows=30000, Columns=30000),
         "zero_iop.dcm": dicom_bytes(ImageOrientationPatient=[0.0] * 6),
