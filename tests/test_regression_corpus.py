@@ -18,6 +18,8 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 REPO = CORPUS.parent.parent
 PIXELS = "corrupt or truncated DICOM pixel data: Rows x Columns declare"
 VOLUME = "corrupt or truncated image data: header declares"
+HEADER = "corrupt header:"
+NOT_IMAGE = "do not describe an image"
 BOMB = f"{VOLUME} 30000x30000 float32 (3.4 GiB) but the file holds"
 
 EXPECTED = {
@@ -30,6 +32,8 @@ EXPECTED = {
     "bomb.mhd": f"{BOMB} 64 B of data",
     "missing_raw.mhd": "the data file missing.raw named by the header does not exist",
     "bomb.dcm": f"{PIXELS} 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but PixelData holds 512 B",
+    "bomb_jpeg2000.dcm": f"{PIXELS} 30000x30000, 1 frame(s) of 16 bits (1.7 GiB) but the "
+                         "compressed PixelData holds 84 B (over 1000:1)",
     "truncated.dcm": f"{PIXELS} 16x16, 1 frame(s) of 16 bits (512 B) but PixelData holds 312 B",
     "truncated.nii": f"{VOLUME} 8x8x4 float32 (1.0 KiB) but the file holds 348 B of data",
     "truncated.mha": f"{VOLUME} 8x8x4 float32 (1.0 KiB) but the file holds 924 B of data",
@@ -47,12 +51,30 @@ EXPECTED = {
     "parallel_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
     "zero_spacing.nrrd": "spacing 0 x 1 x 1 mm is not positive and finite",
     "sheared.mha": "direction cosines are not orthonormal (error 0.5 > 0.1)",
+    # crashes the fuzzer found (tests/test_fuzz.py), reduced by make_corpus.fuzzer_finds
+    "ndims_negative.mha": f"{HEADER} NDims/DimSize/ElementNumberOfChannels {NOT_IMAGE}",
+    "zero_dims.mha": f"{HEADER} NDims/DimSize/ElementNumberOfChannels {NOT_IMAGE}",
+    "list_compressed.mha": "the data files listed by the header do not exist",
+    "nul_datafile.mha": f"{HEADER} ElementDataFile is not a file name",
+    "nan_vox_offset.nii": f"{HEADER} vox_offset nan is not a byte offset",
+    "zero_dim.nii": f"{HEADER} voxel data of shape (8, 0, 4) does not match the image size "
+                    "(8, 1, 4)",
+    "palette_no_lut.dcm": "cannot apply the palette colour table (No suitable Palette Color "
+                          "Lookup Table Module found)",
+    "empty_columns.dcm": "DICOM attribute Columns is empty",
+    "length_bomb.dcm": "DICOM file has no pixel data (truncated?)",
+    "two_syntaxes.dcm": "corrupt or truncated DICOM pixel data (A UID must be created from a "
+                        "string)",
+    "unknown_syntax.dcm": "corrupt or truncated DICOM pixel data (Unable to decode the pixel "
+                          "data as a (0002,0010) 'Transfer Syntax UID' value of "
+                          "'1.2.840.10008.9.9.9' is not supported)",
 }
+LOADS = {"slightly_skewed.mha", "skewed.mha", "huge_rescale.dcm"}
 
 
 def test_corpus_is_complete_and_tiny():
     files = {p.name for p in CORPUS.iterdir() if p.name not in ("make_corpus.py", "__pycache__")}
-    assert files == set(EXPECTED) | {"slightly_skewed.mha", "skewed.mha", "bomb.raw"}
+    assert files == set(EXPECTED) | LOADS | {"bomb.raw"}
     assert max((CORPUS / name).stat().st_size for name in files) < 4096
 
 
@@ -69,6 +91,11 @@ def test_corpus_file_gives_its_input_error(name, capfd):
     assert out == "" and err == ""  # nothing from ITK/VNL/niftilib/GDCM leaks to the terminal
 
 
+def test_huge_rescale_intercept_loads_as_float():
+    image = load_image(CORPUS / "huge_rescale.dcm")  # was an OverflowError (int64 path)
+    assert image.array.dtype == np.float32 and float(image.array.max()) == pytest.approx(1e38)
+
+
 @pytest.mark.parametrize("name, skew, noted", [("slightly_skewed.mha", 4e-4, False),
                                                ("skewed.mha", 0.02, True)])
 def test_skewed_direction_is_reorthonormalised(name, skew, noted):
@@ -80,7 +107,7 @@ def test_skewed_direction_is_reorthonormalised(name, skew, noted):
 
 
 @pytest.mark.parametrize("name", ["bomb.nii", "bomb.nii.gz", "bomb.mha", "bomb.mhd", "bomb.nrrd",
-                                  "bomb.dcm"])
+                                  "bomb.dcm", "bomb_jpeg2000.dcm"])
 def test_memory_bomb_fails_fast_and_small(name):
     code = textwrap.dedent(f"""
         import resource, time

@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import InputError
-from ._common import human_bytes
+from ._common import human_bytes, one_line
 
 DEFLATE_MAX_RATIO = 1032  # zlib/gzip cannot expand one byte into more than about 1032
 _CHUNK = 1 << 20
@@ -169,9 +169,14 @@ def _metaimage_available(path: Path, declared: int, what: str) -> int | None:
     if data_file is None or end is None:
         return None
     compressed = fields.get("compresseddata", "false").lower() == "true"
+    if not data_file.isprintable():
+        raise InputError("corrupt header: ElementDataFile is not a file name", str(path))
     if data_file.upper() == "LOCAL":
         available = path.stat().st_size - end
-    elif "%" in data_file or data_file.upper().startswith("LIST") or " " in data_file:
+    elif data_file.upper().startswith("LIST"):
+        _check_listed_files(path, end)
+        return None
+    elif "%" in data_file or " " in data_file:
         return None
     else:
         raw = path.parent / data_file
@@ -183,8 +188,41 @@ def _metaimage_available(path: Path, declared: int, what: str) -> int | None:
         if available * DEFLATE_MAX_RATIO < declared:
             _refuse(what, declared, f"{human_bytes(available)} compressed (at most "
                     f"{human_bytes(available * DEFLATE_MAX_RATIO)} once decompressed)", path)
-        return None
+        if data_file.upper() != "LOCAL":
+            return None
+        return _inflated_size(path, end, declared)
     return available
+
+
+def _inflated_size(path: Path, start: int, cap: int) -> int:
+    """Bytes the zlib stream from ``start`` inflates to, counted up to ``cap``; InputError if bad."""
+    inflater, seen = zlib.decompressobj(), 0
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            while seen < cap and not inflater.eof:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                seen += len(inflater.decompress(chunk, cap - seen))
+                while inflater.unconsumed_tail and seen < cap:
+                    seen += len(inflater.decompress(inflater.unconsumed_tail, cap - seen))
+    except zlib.error as exc:
+        raise InputError(f"corrupt or truncated image data: the compressed pixel data is not a "
+                         f"valid zlib stream ({exc})", str(path)) from None
+    return seen
+
+
+def _check_listed_files(path: Path, end: int) -> None:
+    """InputError unless the lines after ``ElementDataFile = LIST`` name existing files."""
+    with open(path, "rb") as fh:
+        fh.seek(end)
+        names = fh.read(1 << 16).decode("latin-1").splitlines()
+    names = [n.strip() for n in names if n.strip()]
+    bad = next((n for n in names if not (path.parent / n).is_file()), None) if names else ""
+    if bad is not None:
+        shown = f" ({one_line(bad, 60)})" if bad and bad.isprintable() else ""
+        raise InputError(f"the data files listed by the header do not exist{shown}", str(path))
 
 
 def _int(text: str) -> int:
@@ -230,3 +268,48 @@ def _nrrd_available(path: Path, declared: int, values: int, what: str) -> int | 
     if encoding == "hex":
         return available // 2
     return available if encoding == "raw" else None
+
+
+# --- DICOM -----------------------------------------------------------------------------------
+
+COMPRESSED_MAX_RATIO = 1000  # encapsulated pixel data claiming more than this is refused...
+COMPRESSED_FREE = 64 << 20  # ...when it would also decode to more than this many bytes
+
+
+def dicom_compressed(ds) -> bool | None:
+    """Whether the transfer syntax is compressed (encapsulated); None if absent or unknown."""
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
+    if syntax is None:
+        return None
+    try:
+        return bool(syntax.is_compressed)
+    except (ValueError, AttributeError):  # not a transfer syntax UID (or several values)
+        return None
+
+
+def check_pixel_data_length(path: Path, ds) -> None:
+    """InputError if PixelData cannot hold Rows x Columns x frames (native, or by compression)."""
+    compressed = dicom_compressed(ds)
+    if "PixelData" not in ds or compressed is None:
+        return
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        bits = int(ds.get("BitsAllocated", 0) or 0)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        frames = max(1, int(ds.get("NumberOfFrames", 1) or 1))
+    except (TypeError, ValueError):
+        return  # malformed values: the decoder reports them
+    count = rows * cols * frames * samples
+    expected = (count + 7) // 8 if bits == 1 else count * bits // 8
+    have = len(ds.PixelData)
+    if compressed:
+        short = expected > COMPRESSED_FREE and expected > COMPRESSED_MAX_RATIO * have
+        held = f"the compressed PixelData holds {human_bytes(have)} (over " \
+               f"{COMPRESSED_MAX_RATIO}:1)"
+    else:
+        short, held = have < expected, f"PixelData holds {human_bytes(have)}"
+    if bits > 0 and short:
+        extra = f" x {samples} samples" if samples != 1 else ""
+        raise InputError(f"corrupt or truncated DICOM pixel data: Rows x Columns declare "
+                         f"{rows}x{cols}{extra}, {frames} frame(s) of {bits} bits "
+                         f"({human_bytes(expected)}) but {held}", str(path))

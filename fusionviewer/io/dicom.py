@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image, Provenance
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report
-from ._common import check_voxel_count, human_bytes, one_line, quiet_native
+from ._common import check_voxel_count, one_line, quiet_native
+from ._declared import check_pixel_data_length, dicom_compressed
 
 # Patient/study keywords copied into Provenance.attributes (what DICOM export needs), plus a few
 # series keywords useful for display.
@@ -184,7 +185,8 @@ def _series_info(uid: str, members: list[tuple[Path, Any]]) -> SeriesInfo:
         description=_text(first, "SeriesDescription"), num_instances=len(members),
         patient=_patient_line(first), first_path=str(members[0][0]),
         study_uid=_text(first, "StudyInstanceUID"), rows=_uint(first, "Rows", members[0][0]),
-        columns=_uint(first, "Columns", members[0][0]), num_frames=sum(_num_frames(ds) for _, ds in members))
+        columns=_uint(first, "Columns", members[0][0]),
+        num_frames=sum(_num_frames(ds) for _, ds in members))
 
 
 def list_series(folder: str | Path) -> list[SeriesInfo]:
@@ -368,7 +370,7 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
             arr = ds.pixel_array
     except Exception as exc:
         msg = one_line(f"{exc} {captured.stderr}")
-        arr = _pixels_via_gdcm(path, ds) if _compressed(ds) else None
+        arr = _pixels_via_gdcm(path, ds) if dicom_compressed(ds) else None
         if arr is None:
             raise InputError(f"corrupt or truncated DICOM pixel data ({msg})",
                              str(path)) from None
@@ -436,39 +438,6 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
     return arr
 
 
-def _compressed(ds) -> bool | None:
-    """Whether the transfer syntax is compressed (encapsulated); None if absent or unknown."""
-    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
-    if syntax is None:
-        return None
-    try:
-        return bool(syntax.is_compressed)
-    except (ValueError, AttributeError):  # not a transfer syntax UID (or several values)
-        return None
-
-
-def _check_pixel_data_length(path: Path, ds) -> None:
-    """InputError if native (uncompressed) PixelData is shorter than Rows x Columns x frames."""
-    if "PixelData" not in ds or _compressed(ds) is not False:
-        return
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        bits = int(ds.get("BitsAllocated", 0) or 0)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    except (TypeError, ValueError):
-        return  # malformed values: pydicom's decoder reports them
-    frames = _num_frames(ds)
-    count = rows * cols * frames * samples
-    expected = (count + 7) // 8 if bits == 1 else count * bits // 8
-    have = len(ds.PixelData)
-    if bits > 0 and have < expected:
-        extra = f" x {samples} samples" if samples != 1 else ""
-        raise InputError(f"corrupt or truncated DICOM pixel data: Rows x Columns declare "
-                         f"{rows}x{cols}{extra}, {frames} frame(s) of "
-                         f"{bits} bits ({human_bytes(expected)}) but PixelData holds "
-                         f"{human_bytes(have)}", str(path))
-
-
 def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray:
     """Stack frames and apply slope/intercept; integer results stay integer (int16 if it fits)."""
     colour = arrays[0].ndim == 3
@@ -534,8 +503,6 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
                       progress: ProgressCallback | None = None,
                       cancel: CancelFlag | None = None) -> Image:
     """Load the files of one series (headers already read) into one Image."""
-    import pydicom
-
     first_path, first = members[0]
     name = str(first_path.parent if len(members) > 1 else first_path)
     rows, cols = _uint(first, "Rows", first_path), _uint(first, "Columns", first_path)
@@ -557,7 +524,7 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
         ds = _dcmread(path, header_warnings)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             raise InputError("DICOM file has no pixel data (truncated?)", str(path))
-        _check_pixel_data_length(path, ds)
+        check_pixel_data_length(path, ds)
         n = _num_frames(ds)
         arr = _pixels(path, ds, n)
         for fr in _frames_of(path, ds):

@@ -48,6 +48,20 @@ def dicom_bytes(**changes) -> bytes:
     return buf.getvalue()
 
 
+def dicom_jpeg2000_bytes(rows: int, columns: int) -> bytes:
+    """A JPEG 2000 DICOM declaring rows x columns whose codestream is a broken 64-byte stub."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(Rows=rows, Columns=columns)))
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.90"
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\0" * 60])
+    ds["PixelData"].VR = "OB"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
 def nifti_bytes(shape=(8, 8, 4), data: bytes | None = None, **fields) -> bytes:
     """A NIfTI-1 float32 volume (``data`` replaces the voxels; ``fields`` set header fields)."""
     import nibabel as nib
@@ -119,6 +133,7 @@ def corpus() -> dict[str, bytes]:
         "missing_raw.mhd": mha_bytes(data=b"").replace(b"= LOCAL", b"= missing.raw"),
         "bomb.nrrd": nrrd_bytes((30000, 30000), data=b"\0" * 64),
         "bomb.dcm": dicom_bytes(Rows=30000, Columns=30000),
+        "bomb_jpeg2000.dcm": dicom_jpeg2000_bytes(30000, 30000),
         "zero_iop.dcm": dicom_bytes(ImageOrientationPatient=[0.0] * 6),
         "parallel_iop.dcm": dicom_bytes(ImageOrientationPatient=[1.0, 0, 0, 1.0, 0, 0]),
         "zero_spacing.dcm": dicom_bytes(PixelSpacing=[0.0, 0.0]),
@@ -140,8 +155,35 @@ def corpus() -> dict[str, bytes]:
     return files
 
 
+def fuzzer_finds() -> dict[str, bytes]:
+    """Small reproductions of the crashes tests/test_fuzz.py found (each fixed in the loaders)."""
+    dcm = dicom_bytes()
+    pixel_tag = dcm.index(b"\xe0\x7f\x10\x00")
+    length_bomb = struct.pack("<HH", 0x0029, 0x1010) + b"UN\0\0" + struct.pack("<I", 0xFFFFFFF0)
+    columns = struct.pack("<HH", 0x0028, 0x0011) + b"US"
+    assert dcm.count(columns) == 1 and dcm.count(b"1.2.840.10008.1.2.1\0") == 1
+    return {
+        "ndims_negative.mha": mha_bytes().replace(b"NDims = 3", b"NDims = -1"),  # segfault
+        "zero_dims.mha": mha_bytes().replace(b"DimSize = 8 8 4", b"DimSize = 0 0 0"),
+        "list_compressed.mha": mha_bytes().replace(b"CompressedData = False",
+                                                   b"CompressedData = True")
+        .replace(b"= LOCAL", b"= LIST"),  # std::bad_alloc in ITK
+        "nul_datafile.mha": mha_bytes().replace(b"CompressedData = False",
+                                                b"CompressedData = True")
+        .replace(b"= LOCAL\n", b"= LOCAL\0"),  # std::bad_alloc in ITK
+        "nan_vox_offset.nii": nifti_bytes(vox_offset=float("nan")),
+        "zero_dim.nii": nifti_bytes(dim=[3, 8, 0, 4, 1, 1, 1, 1]),
+        "palette_no_lut.dcm": dicom_bytes(PhotometricInterpretation="PALETTE COLOR"),
+        "huge_rescale.dcm": dicom_bytes(RescaleIntercept=1e38),  # OverflowError; loads now
+        "empty_columns.dcm": dcm.replace(columns + b"\x02\x00\x10\x00", columns + b"\0\0"),
+        "length_bomb.dcm": dcm[:pixel_tag] + length_bomb + dcm[pixel_tag:],  # MemoryError
+        "two_syntaxes.dcm": dcm.replace(b"1.2.840.10008.1.2.1\0", b"1.2.840.10008.1.2\\1\0"),
+        "unknown_syntax.dcm": dcm.replace(b"1.2.840.10008.1.2.1\0", b"1.2.840.10008.9.9.9\0"),
+    }
+
+
 def main() -> int:
-    for name, data in corpus().items():
+    for name, data in {**corpus(), **fuzzer_finds()}.items():
         (HERE / name).write_bytes(data)
         print(f"{name}: {len(data)} bytes")
     return 0
