@@ -224,11 +224,7 @@ def _fmt(values) -> str:
 
 
 def checked_direction(spacing, origin, direction, path: str | None) -> tuple[tuple, str]:
-    """Validate spacing (mm), origin (mm) and a 2x2/3x3 direction; return (direction, note).
-
-    Raises InputError naming ``path`` for non-positive/non-finite spacing, non-finite origin or
-    degenerate direction cosines; slightly skewed cosines come back re-orthonormalised.
-    """
+    """Check spacing/origin (mm) and direction cosines; (direction re-orthonormalised, note)."""
     spacing = np.asarray(spacing, dtype=np.float64)
     if not (np.isfinite(spacing).all() and (spacing > 0).all()):
         raise InputError(f"spacing {' x '.join(f'{v:g}' for v in spacing)} mm is not positive "

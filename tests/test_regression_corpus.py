@@ -42,6 +42,8 @@ EXPECTED = {
                     "cosines must be non-zero and not parallel)",
     "parallel_iop.dcm": "ImageOrientationPatient 1\\0\\0\\1\\0\\0 is degenerate (row and column "
                         "cosines must be non-zero and not parallel)",
+    "nan_position.dcm": "ImagePositionPatient nan\\0\\0 is not finite",
+    "nan_orientation.dcm": "ImageOrientationPatient 1\\0\\0\\0\\nan\\0 is not finite",
     "zero_spacing.dcm": "PixelSpacing 0\\0 mm is not positive",
     "negative_spacing.dcm": "PixelSpacing -0.5\\0.5 mm is not positive",
     "zero_thickness.dcm": "SliceThickness 0 mm is not positive",
@@ -127,3 +129,21 @@ def test_memory_bomb_fails_fast_and_small(name):
     seconds, grown_kib = float(out[0]), int(out[1])
     assert seconds < 1.0
     assert grown_kib < 100 * 1024  # peak RSS grows by under 100 MiB (the data would be 1.7+ GiB)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"PixelSpacing": [0.0, 0.0]}, "PixelSpacing 0\\0 mm is not positive"),
+    ({"ImageOrientationPatient": [0.0] * 6}, "ImageOrientationPatient 0\\0\\0\\0\\0\\0 is "
+     "degenerate (row and column cosines must be non-zero and not parallel)"),
+])
+def test_series_folder_with_bad_geometry_names_the_folder(tmp_path, changes, message):
+    sys.path.insert(0, str(CORPUS))
+    from make_corpus import UID, dicom_bytes
+
+    for k in range(3):
+        data = dicom_bytes(SOPInstanceUID=f"{UID}.9.{k}", InstanceNumber=k + 1,
+                           ImagePositionPatient=[0.0, 0.0, 2.0 * k], **changes)
+        (tmp_path / f"IM_{k}.dcm").write_bytes(data)
+    with pytest.raises(InputError) as info:
+        load_image(tmp_path)
+    assert str(info.value) == f"{tmp_path}: {message}"

@@ -195,7 +195,7 @@ def _metaimage_available(path: Path, declared: int, what: str) -> int | None:
 
 
 def _inflated_size(path: Path, start: int, cap: int) -> int:
-    """Bytes the zlib stream from ``start`` inflates to, counted up to ``cap``; InputError if bad."""
+    """Bytes the zlib stream at ``start`` inflates to, counted up to ``cap``; InputError if bad."""
     inflater, seen = zlib.decompressobj(), 0
     try:
         with open(path, "rb") as fh:

@@ -70,11 +70,9 @@ def is_dicom_file(path: Path) -> bool:
 
 
 def _dcmread(path: Path, warnings: list[str] | None = None, **kwargs):
-    """pydicom.dcmread with every element parsed now; InputError if the file is corrupt.
-
-    The file is memory-mapped so that a corrupt element length cannot make pydicom allocate more
-    than the file holds; pydicom's warnings and log lines go to ``warnings``.
-    """
+    """pydicom.dcmread with every element parsed now; InputError if the file is corrupt."""
+    # Memory-mapped: a corrupt element length cannot make pydicom allocate more than the file
+    # holds. pydicom's warnings and log lines go to ``warnings``.
     import mmap
 
     import pydicom
@@ -297,13 +295,14 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
     frames = []
     base_pos = None
     for k in range(n):
-        pos = _floats(_lookup(ds, k, "PlanePositionSequence", "ImagePositionPatient"), 3)
-        ori = _floats(_lookup(ds, k, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+        pos = _floats(_lookup(ds, k, "PlanePositionSequence", "ImagePositionPatient"), 3, False)
+        ori = _floats(_lookup(ds, k, "PlaneOrientationSequence", "ImageOrientationPatient"), 6,
+                      False)
         if det is not None:
             if pos is None:
-                pos = _floats(det.get("ImagePositionPatient", None), 3)
+                pos = _floats(det.get("ImagePositionPatient", None), 3, False)
             if ori is None:
-                ori = _floats(det.get("ImageOrientationPatient", None), 6)
+                ori = _floats(det.get("ImageOrientationPatient", None), 6, False)
         spacing = _floats(_lookup(ds, k, "PixelMeasuresSequence", "PixelSpacing"), 2, False)
         if spacing is None:
             spacing = _floats(ds.get("ImagerPixelSpacing", None), 2, False)
@@ -462,6 +461,12 @@ def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray
 def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
     """Sort slices along the normal; return them and the geometry (dz, origin, direction)."""
     geo: dict[str, Any] = {"notes": []}
+    for f in frames:
+        for key, value in (("ImageOrientationPatient", f.orientation),
+                           ("ImagePositionPatient", f.position)):
+            if value is not None and not np.isfinite(value).all():
+                text = "\\".join(f"{v:g}" for v in value)
+                raise InputError(f"{key} {text} is not finite", name)
     oriented = all(f.position is not None and f.orientation is not None for f in frames)
     if oriented:
         ori0 = frames[0].orientation

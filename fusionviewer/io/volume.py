@@ -121,11 +121,8 @@ def _nifti_via_nibabel(path: Path, reader):
 
 
 def _check_pixdim(header, path: Path) -> None:
-    """InputError if pixdim (voxel size, mm) of an axis with more than one voxel is not > 0.
-
-    SimpleITK and nibabel silently replace 0 by 1 mm, so the header is re-read unchecked; a
-    one-voxel axis may keep pixdim 0.
-    """
+    """InputError if pixdim (voxel size, mm) of an axis of over one voxel is not positive."""
+    # SimpleITK and nibabel silently turn 0 into 1 mm: re-read the header unchecked.
     from nibabel.openers import ImageOpener
 
     with ImageOpener(str(path)) as fh:
