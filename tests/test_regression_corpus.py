@@ -47,7 +47,9 @@ EXPECTED = {
     "zero_spacing.dcm": "PixelSpacing 0\\0 mm is not positive",
     "negative_spacing.dcm": "PixelSpacing -0.5\\0.5 mm is not positive",
     "zero_thickness.dcm": "SliceThickness 0 mm is not positive",
-    "nan_origin.nii": "origin (nan, -0, 0) mm is not finite",
+    "nan_origin.nii": f"{HEADER} the qform (quatern_b/c/d, qoffset_x/y/z, pixdim) holds NaN or "
+                      "infinite values",
+    "nan_srow.nii": f"{HEADER} the sform (srow_x/y/z) holds NaN or infinite values",
     "zero_pixdim.nii": "voxel size (pixdim) 0 x 0 x 0 mm is not positive",
     "zero_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
     "parallel_direction.mha": "direction cosines are degenerate (a zero-length or parallel axis)",
@@ -147,3 +149,18 @@ def test_series_folder_with_bad_geometry_names_the_folder(tmp_path, changes, mes
     with pytest.raises(InputError) as info:
         load_image(tmp_path)
     assert str(info.value) == f"{tmp_path}: {message}"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("origin", (float("nan"), 0.0, 0.0), "origin (nan, 0, 0) mm is not finite"),
+    ("spacing", (1.0, float("inf"), 1.0), "spacing 1 x inf x 1 mm is not positive and finite"),
+    ("direction", (1.0, 0, 0, 0, 1, 0, 0, 0, float("nan")), "direction cosines (1, 0, 0, 0, 1, 0, "
+     "0, 0, nan) are not finite"),
+])
+def test_check_geometry_names_the_file(field, value, message):
+    from fusionviewer.image import Image, check_geometry
+
+    image = Image(np.zeros((2, 3, 4), np.float32), **{field: value})
+    with pytest.raises(InputError) as info:
+        check_geometry(image, "scan.nii")
+    assert str(info.value) == f"scan.nii: {message}"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import re
 import struct
 import zlib
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 from ._common import human_bytes, one_line
@@ -153,6 +156,9 @@ def precheck_header(path: Path) -> None:
                 fields[key.strip().lower()] = value.strip()
         ndims, sizes = _ints(fields.get("dimension", "")), _ints(fields.get("sizes", ""))
         channels, where = [1], "dimension/sizes"
+    elif name.endswith((".nii", ".nii.gz")):
+        _precheck_nifti(path)
+        return
     else:
         return
     ok = (ndims is not None and len(ndims) == 1 and 1 <= ndims[0] <= 5 and sizes is not None
@@ -160,6 +166,34 @@ def precheck_header(path: Path) -> None:
           and len(channels) == 1 and channels[0] >= 1)
     if not ok:
         raise InputError(f"corrupt header: {where} do not describe an image", str(path))
+
+
+def _precheck_nifti(path: Path) -> None:
+    """InputError if the NIfTI transforms ITK will use hold NaN/Inf (its SVD can hang on them)."""
+    import nibabel as nib
+
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            head = fh.read(540)
+        kind = nib.Nifti2Header if head[:4] in (b"\x1c\x02\0\0", b"\0\0\x02\x1c") \
+            else nib.Nifti1Header
+        header = kind.from_fileobj(io.BytesIO(head), check=False)
+    except Exception:  # not NIfTI, short or corrupt: the reader reports it
+        return
+    checks = []
+    if header["qform_code"] > 0:
+        checks.append(("qform (quatern_b/c/d, qoffset_x/y/z, pixdim)",
+                       [header[k] for k in ("quatern_b", "quatern_c", "quatern_d", "qoffset_x",
+                                            "qoffset_y", "qoffset_z")]
+                       + list(header["pixdim"][:4])))
+    if header["sform_code"] > 0:
+        checks.append(("sform (srow_x/y/z)",
+                       [header[k] for k in ("srow_x", "srow_y", "srow_z")]))
+    for what, values in checks:
+        if not all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in values):
+            raise InputError(f"corrupt header: the {what} holds NaN or infinite values",
+                             str(path))
 
 
 def _metaimage_available(path: Path, declared: int, what: str) -> int | None:

@@ -174,6 +174,8 @@ def fuzzer_finds() -> dict[str, bytes]:
         "nul_datafile.mha": mha_bytes().replace(b"CompressedData = False",
                                                 b"CompressedData = True")
         .replace(b"= LOCAL\n", b"= LOCAL\0"),  # std::bad_alloc in ITK
+        "nan_srow.nii": nifti_bytes(srow_x=[0.0, 0.0, 0.0, 0.0],
+                                    srow_y=[0.0, float("nan"), 0.0, 0.0]),  # hung ITK's SVD
         "nan_vox_offset.nii": nifti_bytes(vox_offset=float("nan")),
         "zero_dim.nii": nifti_bytes(dim=[3, 8, 0, 4, 1, 1, 1, 1]),
         "palette_no_lut.dcm": dicom_bytes(PhotometricInterpretation="PALETTE COLOR"),
