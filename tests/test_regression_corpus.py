@@ -164,3 +164,33 @@ def test_check_geometry_names_the_file(field, value, message):
     with pytest.raises(InputError) as info:
         check_geometry(image, "scan.nii")
     assert str(info.value) == f"scan.nii: {message}"
+
+
+# Fuzzer finds on the real samples (too big for the corpus): one byte turns a length field into
+# gigabytes, which pydicom / Pillow tried to allocate (MemoryError under a memory limit).
+@pytest.mark.parametrize("sample, offset, value", [
+    ("ct-mri/ct/34014.png", 52, 42),
+    ("dicom/ct-mri-34/ct/IM_0001.dcm", 164, 0),
+])
+def test_length_fields_claiming_gigabytes_load_under_a_memory_limit(tmp_path, sample, offset,
+                                                                     value):
+    data = bytearray((REPO / "resources" / "samples" / sample).read_bytes())
+    data[offset] = value
+    path = tmp_path / f"case{Path(sample).suffix}"
+    path.write_bytes(data)
+    code = textwrap.dedent(f"""
+        import resource
+        import nibabel, pydicom, SimpleITK, PIL.Image
+        from fusionviewer.io import load_image
+        from fusionviewer.errors import InputError
+        vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize"))
+        limit = vm * 1024 + (512 << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:
+            load_image({str(path)!r})
+        except InputError as exc:
+            print("InputError", exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         timeout=120)
+    assert out.stdout.startswith("InputError") and "MemoryError" not in out.stdout, out

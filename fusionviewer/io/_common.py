@@ -96,6 +96,13 @@ def _quiet_loggers(sink: list[str]) -> Iterator[None]:
 _capturing = threading.local()
 
 
+def _flush_stderr() -> None:
+    try:
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # None (pythonw) or closed
+        pass
+
+
 @contextmanager
 def quiet_native() -> Iterator[Captured]:
     """Capture file descriptor 2 and Python warnings inside the block instead of showing them."""
@@ -107,9 +114,9 @@ def quiet_native() -> Iterator[Captured]:
         saved = None
         if not nested:
             try:
-                sys.stderr.flush()
+                _flush_stderr()
                 saved = os.dup(2)
-            except (OSError, ValueError):
+            except OSError:  # no fd 2 (a windowed app): nothing native can print anyway
                 saved = None
         tmp = tempfile.TemporaryFile() if saved is not None else None
         if tmp is not None:
@@ -120,10 +127,7 @@ def quiet_native() -> Iterator[Captured]:
         finally:
             _capturing.on = nested
             if tmp is not None:
-                try:
-                    sys.stderr.flush()
-                except (OSError, ValueError):
-                    pass
+                _flush_stderr()
                 os.dup2(saved, 2)
                 os.close(saved)
                 tmp.seek(0)
