@@ -211,3 +211,54 @@ class Image:
             raise InputError(f"{img.GetNumberOfComponentsPerPixel()} components per pixel "
                              "are not supported (gray or RGB only)")
         return cls(array=arr, spacing=spacing, origin=origin, direction=direction, **fields)
+
+
+# --- geometry sanity -----------------------------------------------------------------------------
+
+ORTHO_TOL = 1e-3  # max |D^T D - I| of rounded scanner headers: re-orthonormalised silently
+SKEW_MAX = 0.1  # up to this, re-orthonormalised with a note; beyond, refused
+
+
+def _fmt(values) -> str:
+    return ", ".join(f"{float(v):g}" for v in values)
+
+
+def checked_direction(spacing, origin, direction, path: str | None) -> tuple[tuple, str]:
+    """Check spacing/origin (mm) and direction cosines; (direction re-orthonormalised, note)."""
+    spacing = np.asarray(spacing, dtype=np.float64)
+    if not (np.isfinite(spacing).all() and (spacing > 0).all()):
+        raise InputError(f"spacing {' x '.join(f'{v:g}' for v in spacing)} mm is not positive "
+                         "and finite", path)
+    if not np.isfinite(np.asarray(origin, dtype=np.float64)).all():
+        raise InputError(f"origin ({_fmt(origin)}) mm is not finite", path)
+    d = np.asarray(direction, dtype=np.float64)
+    n = int(round(np.sqrt(d.size)))
+    d = d.reshape(n, n)
+    if not np.isfinite(d).all():
+        raise InputError(f"direction cosines ({_fmt(d.ravel())}) are not finite", path)
+    norms = np.linalg.norm(d, axis=0)
+    if norms.min() < 1e-6 or abs(np.linalg.det(d / norms)) < 1e-3:
+        raise InputError("direction cosines are degenerate (a zero-length or parallel axis)", path)
+    error = float(np.abs(d.T @ d - np.eye(n)).max())
+    if error <= 1e-6:
+        return tuple(d.ravel()), ""
+    if error > SKEW_MAX:
+        raise InputError(f"direction cosines are not orthonormal (error {error:.3g} > "
+                         f"{SKEW_MAX:g})", path)
+    u, _, vt = np.linalg.svd(d)  # the nearest orthonormal matrix (polar decomposition)
+    note = f"direction cosines re-orthonormalised (error {error:.2g})" if error > ORTHO_TOL else ""
+    return tuple((u @ vt).ravel()), note
+
+
+def check_geometry(image: Image, path: str | None = None) -> Image:
+    """The image if its spacing/origin/direction are usable, re-orthonormalised if slightly off."""
+    name = path or image._name()
+    direction, note = checked_direction(image.spacing, image.origin, image.direction, name)
+    if direction == image.direction:
+        return image
+    if not note:
+        return dataclasses.replace(image, direction=direction)
+    prov = image.provenance
+    desc = f"{prov.description}; {note}" if prov.description else note
+    return dataclasses.replace(image, direction=direction,
+                               provenance=dataclasses.replace(prov, description=desc))

@@ -19,6 +19,7 @@ from ..errors import Cancelled, FusionViewerError, InputError
 from ._signals import cancel_on_signals, exit_if_work_abandoned
 
 EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head -1` reports for `yes`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +71,27 @@ _GUI_COMMANDS = ("view",)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader closing our stdout early (`| head`) ends quietly with 141."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # flush here, where a broken pipe can still be caught
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (tests capturing it): nothing left to flush
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(route_bare_paths(parser, argv))

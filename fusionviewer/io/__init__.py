@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..image import Image, canonical_modality
+from ..image import Image, canonical_modality, check_geometry
 from ..progress import CancelFlag, ProgressCallback
 from ._common import MAX_VOXELS
 from .dicom import SeriesInfo, is_dicom_file, list_series, read_dicom
@@ -26,9 +26,22 @@ __all__ = ["load_image", "list_series", "describe", "SeriesInfo", "MAX_VOXELS"]
 def load_image(path: str | Path, *, series_uid: str | None = None, modality: str | None = None,
                progress: ProgressCallback | None = None,
                cancel: CancelFlag | None = None) -> Image:
-    """Load an image or volume in its own units (CT in HU, 8-bit rasters 0..255)."""
-    hint = canonical_modality(modality) if modality else None
+    """Load an image/volume in its own units (CT in HU, 8-bit rasters 0..255); geometry checked."""
     path = Path(path)
+    try:
+        image = _load(path, series_uid=series_uid, modality=modality, progress=progress,
+                      cancel=cancel)
+    except InputError as exc:
+        if exc.path is None:  # raised where the file was not known (e.g. Image()): name it
+            raise InputError(str(exc), str(path)) from None
+        raise
+    return check_geometry(image, str(path))
+
+
+def _load(path: Path, *, series_uid: str | None, modality: str | None,
+          progress: ProgressCallback | None, cancel: CancelFlag | None) -> Image:
+    """The image at ``path`` as its reader gives it."""
+    hint = canonical_modality(modality) if modality else None
     if not path.exists():
         raise InputError("path does not exist", str(path))
     if path.is_dir():

@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image, Provenance
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report
-from ._common import check_voxel_count, one_line
+from ._common import check_voxel_count, one_line, quiet_native
+from ._declared import check_pixel_data_length, dicom_compressed
 
 # Patient/study keywords copied into Provenance.attributes (what DICOM export needs), plus a few
 # series keywords useful for display.
@@ -68,16 +69,32 @@ def is_dicom_file(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def _read_header(path: Path, force: bool = False):
-    """The dataset without pixel data; InputError if it cannot be parsed."""
+def _dcmread(path: Path, warnings: list[str] | None = None, **kwargs):
+    """pydicom.dcmread with every element parsed now; InputError if the file is corrupt."""
+    # Memory-mapped: a corrupt element length cannot make pydicom allocate more than the file
+    # holds. pydicom's warnings and log lines go to ``warnings``.
+    import mmap
+
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=force)
+        with quiet_native() as captured, open(path, "rb") as fh, \
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            ds = pydicom.dcmread(mapped, **kwargs)
+            ds.walk(lambda _ds, _elem: None)  # parse lazily-read values while errors are caught
+            if getattr(ds, "file_meta", None) is not None:
+                ds.file_meta.walk(lambda _ds, _elem: None)
     except Exception as exc:  # pydicom raises many types on corrupt input
-        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc, 120)})",
+        raise InputError(f"corrupt DICOM file ({exc.__class__.__name__}: {one_line(exc)})",
                          str(path)) from None
+    if warnings is not None:
+        warnings.extend(captured.warnings)
     return ds
+
+
+def _read_header(path: Path, force: bool = False):
+    """The dataset without pixel data; InputError if it cannot be parsed."""
+    return _dcmread(path, stop_before_pixels=True, force=force)
 
 
 def _is_image(ds) -> bool:
@@ -126,6 +143,25 @@ def _patient_line(ds) -> str:
     return f"{name} ({pid})" + (f", study {date}" if date else "")
 
 
+def _uint(ds, keyword: str, path: Path | str | None, default: int | None = None) -> int:
+    """An integer attribute (its first value); ``default`` if absent/empty, else InputError."""
+    value = ds.get(keyword, None)
+    if value is not None and not isinstance(value, (int, str, bytes)):
+        try:
+            value = list(value)[0] if len(value) else None
+        except TypeError:
+            pass
+    if value is None or value in ("", b""):
+        if default is None:
+            raise InputError(f"DICOM attribute {keyword} is empty", str(path) if path else None)
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"DICOM attribute {keyword} {one_line(repr(value), 40)} is not an "
+                         "integer", str(path) if path else None) from None
+
+
 def _num_frames(ds) -> int:
     try:
         return max(1, int(ds.get("NumberOfFrames", 1) or 1))
@@ -146,8 +182,9 @@ def _series_info(uid: str, members: list[tuple[Path, Any]]) -> SeriesInfo:
         uid=uid, modality=_text(first, "Modality", "OT"),
         description=_text(first, "SeriesDescription"), num_instances=len(members),
         patient=_patient_line(first), first_path=str(members[0][0]),
-        study_uid=_text(first, "StudyInstanceUID"), rows=int(first.Rows),
-        columns=int(first.Columns), num_frames=sum(_num_frames(ds) for _, ds in members))
+        study_uid=_text(first, "StudyInstanceUID"), rows=_uint(first, "Rows", members[0][0]),
+        columns=_uint(first, "Columns", members[0][0]),
+        num_frames=sum(_num_frames(ds) for _, ds in members))
 
 
 def list_series(folder: str | Path) -> list[SeriesInfo]:
@@ -188,12 +225,14 @@ class _Frame:
     orientation: np.ndarray | None
     pixel_spacing: tuple[float, float] | None
     thickness: float | None
+    thickness_key: str  # the attribute ``thickness`` came from (SpacingBetweenSlices...)
     slope: float
     intercept: float
     window: tuple[float, float] | None
 
 
-def _floats(value, n: int) -> np.ndarray | None:
+def _floats(value, n: int, finite: bool = True) -> np.ndarray | None:
+    """``n`` floats from a DICOM value (None if absent, malformed, or non-finite when finite)."""
     if value is None:
         return None
     values = value if hasattr(value, "__iter__") and not isinstance(value, str) else [value]
@@ -201,7 +240,7 @@ def _floats(value, n: int) -> np.ndarray | None:
         arr = np.array([float(v) for v in values], dtype=np.float64)
     except (TypeError, ValueError):
         return None
-    return arr if arr.size == n and np.isfinite(arr).all() else None
+    return arr if arr.size == n and (np.isfinite(arr).all() or not finite) else None
 
 
 def _first_float(value) -> float | None:
@@ -256,18 +295,22 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
     frames = []
     base_pos = None
     for k in range(n):
-        pos = _floats(_lookup(ds, k, "PlanePositionSequence", "ImagePositionPatient"), 3)
-        ori = _floats(_lookup(ds, k, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+        pos = _floats(_lookup(ds, k, "PlanePositionSequence", "ImagePositionPatient"), 3, False)
+        ori = _floats(_lookup(ds, k, "PlaneOrientationSequence", "ImageOrientationPatient"), 6,
+                      False)
         if det is not None:
             if pos is None:
-                pos = _floats(det.get("ImagePositionPatient", None), 3)
+                pos = _floats(det.get("ImagePositionPatient", None), 3, False)
             if ori is None:
-                ori = _floats(det.get("ImageOrientationPatient", None), 6)
-        spacing = _floats(_lookup(ds, k, "PixelMeasuresSequence", "PixelSpacing"), 2)
+                ori = _floats(det.get("ImageOrientationPatient", None), 6, False)
+        spacing = _floats(_lookup(ds, k, "PixelMeasuresSequence", "PixelSpacing"), 2, False)
         if spacing is None:
-            spacing = _floats(ds.get("ImagerPixelSpacing", None), 2)
-        thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SpacingBetweenSlices")) \
-            or _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SliceThickness"))
+            spacing = _floats(ds.get("ImagerPixelSpacing", None), 2, False)
+        thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SpacingBetweenSlices"))
+        thick_key = "SpacingBetweenSlices"
+        if not thick:
+            thick = _first_float(_lookup(ds, k, "PixelMeasuresSequence", "SliceThickness"))
+            thick_key = "SliceThickness"
         slope = _first_float(_lookup(ds, k, "PixelValueTransformationSequence", "RescaleSlope"))
         intercept = _first_float(_lookup(ds, k, "PixelValueTransformationSequence",
                                          "RescaleIntercept"))
@@ -276,7 +319,7 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
             instance=int(_first_float(ds.get("InstanceNumber", None)) or 0),
             position=pos, orientation=ori,
             pixel_spacing=tuple(spacing) if spacing is not None else None,
-            thickness=thick, slope=1.0 if slope is None else slope,
+            thickness=thick, thickness_key=thick_key, slope=1.0 if slope is None else slope,
             intercept=0.0 if intercept is None else intercept, window=_window_of(ds, k)))
     # A multi-frame file with one position (no per-frame positions): frames are stacked along
     # the normal, one SpacingBetweenSlices apart.
@@ -287,10 +330,29 @@ def _frames_of(path: Path, ds) -> list[_Frame]:
         if not has_per_frame:
             base_pos = frames[0].position
             normal = _normal(frames[0].orientation)
-            step = frames[0].thickness or 1.0
+            step = _step(frames[0], str(path))
             for k, fr in enumerate(frames):
                 fr.position = base_pos + k * step * normal
     return frames
+
+
+def _step(frame: _Frame, name: str) -> float:
+    """The slice step (mm) a frame's header gives: 1 if absent, InputError if 0."""
+    if frame.thickness is None:
+        return 1.0
+    if frame.thickness == 0:
+        raise InputError(f"{frame.thickness_key} 0 mm is not positive", name)
+    return frame.thickness
+
+
+def _check_orientation(orientation: np.ndarray, name: str) -> None:
+    """InputError if ImageOrientationPatient has a zero-length or parallel row/column cosine."""
+    row, col = orientation[:3], orientation[3:]
+    nr, nc = np.linalg.norm(row), np.linalg.norm(col)
+    if nr < 1e-6 or nc < 1e-6 or np.linalg.norm(np.cross(row / nr, col / nc)) < 1e-3:
+        text = "\\".join(f"{v:g}" for v in orientation)
+        raise InputError(f"ImageOrientationPatient {text} is degenerate (row and column cosines "
+                         "must be non-zero and not parallel)", name)
 
 
 def _normal(orientation: np.ndarray) -> np.ndarray:
@@ -303,20 +365,25 @@ def _normal(orientation: np.ndarray) -> np.ndarray:
 def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
     """Stored pixel values as [frames, y, x] or [frames, y, x, 3] (colour converted to RGB)."""
     try:
-        arr = ds.pixel_array
+        with quiet_native() as captured:
+            arr = ds.pixel_array
     except Exception as exc:
-        msg = one_line(exc)
-        syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID", None)
-        arr = _pixels_via_gdcm(path, ds) if syntax is not None and syntax.is_compressed else None
+        msg = one_line(f"{exc} {captured.stderr}")
+        arr = _pixels_via_gdcm(path, ds) if dicom_compressed(ds) else None
         if arr is None:
             raise InputError(f"corrupt or truncated DICOM pixel data ({msg})",
                              str(path)) from None
     photometric = _text(ds, "PhotometricInterpretation", "MONOCHROME2").upper()
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    samples = _uint(ds, "SamplesPerPixel", path, 1)
     if photometric == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
-        arr = apply_color_lut(arr, ds)
+        try:
+            with quiet_native():
+                arr = apply_color_lut(arr, ds)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise InputError(f"cannot apply the palette colour table ({one_line(exc)})",
+                             str(path)) from None
         if arr.dtype != np.uint8:
             arr = (arr >> 8).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
         samples = 3
@@ -330,7 +397,8 @@ def _pixels(path: Path, ds, n_frames: int) -> np.ndarray:
         raise InputError(f"unexpected pixel data shape {arr.shape}", str(path))
     if photometric == "MONOCHROME1":
         # Display-inverted storage: flip so that higher values are brighter (MONOCHROME2).
-        bits = int(ds.get("BitsStored", 8 * arr.dtype.itemsize))
+        bits = _uint(ds, "BitsStored", path, 0)
+        bits = bits if 1 <= bits <= 8 * arr.dtype.itemsize else 8 * arr.dtype.itemsize
         top = (1 << bits) - 1 if arr.dtype.kind == "u" else int(arr.max())
         arr = (top - arr.astype(np.int64)).astype(arr.dtype if arr.dtype.kind == "u" else np.int64)
     return arr
@@ -345,7 +413,8 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
     import SimpleITK as sitk
 
     try:
-        img = sitk.ReadImage(str(path), imageIO="GDCMImageIO")
+        with quiet_native():
+            img = sitk.ReadImage(str(path), imageIO="GDCMImageIO")
     except RuntimeError:
         return None
     arr = sitk.GetArrayFromImage(img)
@@ -354,8 +423,8 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
         intercept = _first_float(ds.get("RescaleIntercept", None)) or 0.0
         if slope != 1.0 or intercept != 0.0:
             arr = np.rint((arr.astype(np.float64) - intercept) / slope)
-        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-        bits = int(ds.get("BitsAllocated", 16) or 16)
+        signed = _uint(ds, "PixelRepresentation", path, 0) == 1
+        bits = _uint(ds, "BitsAllocated", path, 16)
         dtype = {(8, False): np.uint8, (8, True): np.int8, (16, False): np.uint16,
                  (16, True): np.int16, (32, False): np.uint32, (32, True): np.int32}.get(
                      (bits, signed), np.float32)
@@ -376,7 +445,7 @@ def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray
         return np.stack(arrays)
     integral = (all(a.dtype.kind in "ui" for a in arrays)
                 and all(f.slope == int(f.slope) and f.intercept == int(f.intercept)
-                        for f in frames))
+                        and max(abs(f.slope), abs(f.intercept)) < 2 ** 31 for f in frames))
     if integral:
         out = np.stack([a.astype(np.int64) * int(f.slope) + int(f.intercept)
                         for a, f in zip(arrays, frames)])
@@ -392,9 +461,16 @@ def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray
 def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
     """Sort slices along the normal; return them and the geometry (dz, origin, direction)."""
     geo: dict[str, Any] = {"notes": []}
+    for f in frames:
+        for key, value in (("ImageOrientationPatient", f.orientation),
+                           ("ImagePositionPatient", f.position)):
+            if value is not None and not np.isfinite(value).all():
+                text = "\\".join(f"{v:g}" for v in value)
+                raise InputError(f"{key} {text} is not finite", name)
     oriented = all(f.position is not None and f.orientation is not None for f in frames)
     if oriented:
         ori0 = frames[0].orientation
+        _check_orientation(ori0, name)
         if any(np.abs(f.orientation - ori0).max() > 1e-3 for f in frames):
             raise InputError("slices of the series have different orientations", name)
         normal = _normal(ori0)
@@ -417,12 +493,12 @@ def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
                                     f"{steps.max():.3g} mm (median {dz:.3g} used)")
             geo["dz"] = dz
         else:
-            geo["dz"] = abs(frames[0].thickness or 1.0)
+            geo["dz"] = abs(_step(frames[0], name))
     else:
         frames = sorted(frames, key=lambda f: (f.instance, str(f.path), f.frame))
         geo["direction"] = None
         geo["origin"] = (0.0, 0.0, 0.0)
-        geo["dz"] = abs(frames[0].thickness or 1.0)
+        geo["dz"] = abs(_step(frames[0], name))
         if len(frames) > 1:
             geo["notes"].append("no ImagePositionPatient: slices ordered by InstanceNumber")
     return frames, geo
@@ -432,31 +508,28 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
                       progress: ProgressCallback | None = None,
                       cancel: CancelFlag | None = None) -> Image:
     """Load the files of one series (headers already read) into one Image."""
-    import pydicom
-
     first_path, first = members[0]
     name = str(first_path.parent if len(members) > 1 else first_path)
-    rows, cols = int(first.Rows), int(first.Columns)
-    samples = int(first.get("SamplesPerPixel", 1) or 1)
+    rows, cols = _uint(first, "Rows", first_path), _uint(first, "Columns", first_path)
+    samples = _uint(first, "SamplesPerPixel", first_path, 1)
     total = 0
     for path, ds in members:
-        if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
+        if (_uint(ds, "Rows", path), _uint(ds, "Columns", path)) != (rows, cols):
             raise InputError(f"slice size {ds.Columns}x{ds.Rows} differs from the series' "
                              f"{cols}x{rows}", str(path))
         total += rows * cols * _num_frames(ds) * samples
     check_voxel_count(total, name)
 
     frames: list[_Frame] = []
+    header_warnings: list[str] = []
     pixels: dict[tuple[str, int], np.ndarray] = {}
     datasets = []
     for i, (path, _) in enumerate(members):
         check_cancel(cancel)
-        try:
-            ds = pydicom.dcmread(path)
-        except Exception as exc:
-            raise InputError(f"corrupt DICOM file ({exc.__class__.__name__})", str(path)) from None
+        ds = _dcmread(path, header_warnings)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             raise InputError("DICOM file has no pixel data (truncated?)", str(path))
+        check_pixel_data_length(path, ds)
         n = _num_frames(ds)
         arr = _pixels(path, ds, n)
         for fr in _frames_of(path, ds):
@@ -476,10 +549,15 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
         raise InputError(f"{array.shape[-1]} samples per pixel are not supported", name)
 
     ps = frames[0].pixel_spacing or (1.0, 1.0)
+    if not (np.isfinite(ps).all() and min(ps) > 0):
+        text = "\\".join(f"{v:g}" for v in ps)
+        raise InputError(f"PixelSpacing {text} mm is not positive", name)
+    if header_warnings:
+        geo["notes"].append(f"DICOM header: {one_line(header_warnings[0], 120)}")
     spacing = (float(ps[1]), float(ps[0]), float(geo["dz"]))
     window = frames[0].window
     if _text(first, "PhotometricInterpretation").upper() == "MONOCHROME1" and window:
-        bits = int(first.get("BitsStored", 16))
+        bits = min(max(_uint(first, "BitsStored", first_path, 16), 1), 32)
         f0 = frames[0]
         window = (f0.slope * ((1 << bits) - 1) + 2 * f0.intercept - window[0], window[1])
 

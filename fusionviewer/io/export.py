@@ -22,10 +22,12 @@ import numpy as np
 from .. import RESEARCH_ONLY, __version__
 from ..errors import InputError
 from ..image import Image
+from ._common import quiet_native
 from .guard import atomic_folder, atomic_path, check_destination
 
 DICOM_NAME = "IM_{:04d}.dcm"
 _DICOM_NAME_RE = re.compile(r"IM_\d{4,}\.dcm")
+_TM = r"([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?"  # DICOM TM: HH[MM[SS[.ffffff]]]
 _LEVELS = 65535  # 16-bit stored values for non-8-bit gray DICOM output
 
 
@@ -289,29 +291,41 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
         value = attrs.get(key)
         return str(value) if value not in (None, "") else None
 
+    def valid(key: str, pattern: str) -> str | None:
+        """A copied date/time only if it has the DICOM form (else highdicom raises on it)."""
+        value = text(key)
+        return value if value and re.fullmatch(pattern, value) else None
+
+    patient_name = text("PatientName")
+    if patient_name and "^" not in patient_name:
+        patient_name += "^"  # one-component name, marked as such (highdicom warns otherwise)
+
     written: list[Path] = []
     # The series appears whole or not at all; an older, longer series' extra slices go.
     with atomic_folder(folder, stale=lambda p: bool(_DICOM_NAME_RE.fullmatch(p.name))) as tmp:
         for k in range(n):
             position = np.asarray(image.origin) + d @ np.array([0.0, 0.0, k * sz])
             try:
-                ds = hd.sc.SCImage(
-                    pixel_array=np.ascontiguousarray(stored_all[k]),
-                    photometric_interpretation=photometric, bits_allocated=bits,
-                    coordinate_system="PATIENT", study_instance_uid=study_uid,
-                    series_instance_uid=series_uid, series_number=series_number,
-                    sop_instance_uid=generate_uid(), instance_number=k + 1,
-                    manufacturer="FusionViewer",
-                    patient_id=text("PatientID") if ref is not None else "ANONYMOUS",
-                    patient_name=text("PatientName") if ref is not None else "ANONYMOUS^",
-                    patient_birth_date=text("PatientBirthDate"),
-                    patient_sex=text("PatientSex") if text("PatientSex") in ("M", "F", "O") else None,
-                    accession_number=text("AccessionNumber"), study_id=text("StudyID"),
-                    study_date=text("StudyDate") or (None if ref is not None else now.date()),
-                    study_time=text("StudyTime") or (None if ref is not None else now.time()),
-                    referring_physician_name=text("ReferringPhysicianName"),
-                    pixel_spacing=(sy, sx),
-                    patient_orientation=(orientation[0][0], orientation[1][0]))
+                with quiet_native():  # highdicom/pydicom warnings on copied attributes stay quiet
+                    ds = hd.sc.SCImage(
+                        pixel_array=np.ascontiguousarray(stored_all[k]),
+                        photometric_interpretation=photometric, bits_allocated=bits,
+                        coordinate_system="PATIENT", study_instance_uid=study_uid,
+                        series_instance_uid=series_uid, series_number=series_number,
+                        sop_instance_uid=generate_uid(), instance_number=k + 1,
+                        manufacturer="FusionViewer",
+                        patient_id=text("PatientID") if ref is not None else "ANONYMOUS",
+                        patient_name=patient_name if ref is not None else "ANONYMOUS^",
+                        patient_birth_date=valid("PatientBirthDate", r"\d{8}"),
+                        patient_sex=text("PatientSex") if text("PatientSex") in ("M", "F", "O")
+                        else None,
+                        accession_number=text("AccessionNumber"), study_id=text("StudyID"),
+                        study_date=valid("StudyDate", r"\d{8}") or (None if ref is not None
+                                                                   else now.date()),
+                        study_time=valid("StudyTime", _TM) or (None if ref is not None else now.time()),
+                        referring_physician_name=text("ReferringPhysicianName"),
+                        pixel_spacing=(sy, sx),
+                        patient_orientation=(orientation[0][0], orientation[1][0]))
             except (ValueError, TypeError) as exc:
                 raise InputError(f"cannot build DICOM instance: {exc}", str(folder)) from None
             if ref is not None and text("StudyDescription"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def read_raster(path: str | Path, *, modality: str = "OT") -> Image:
         with warnings.catch_warnings():
             # Our own voxel limit applies below; Pillow still refuses > 2 * MAX_IMAGE_PIXELS.
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            with PILImage.open(path) as im:
+            # Pillow reads from an in-memory copy: a corrupt chunk length then cannot make it
+            # allocate more than the file holds.
+            with PILImage.open(io.BytesIO(path.read_bytes())) as im:
                 n_frames = getattr(im, "n_frames", 1)
                 check_voxel_count(im.width * im.height * n_frames * len(im.getbands()), path)
                 slices = []

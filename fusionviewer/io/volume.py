@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..image import Image, Provenance
-from ._common import check_voxel_count, one_line
+from ..image import Image, Provenance, checked_direction
+from ._common import check_voxel_count, one_line, quiet_native
+from ._declared import check_volume_size, precheck_header
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
 
@@ -23,16 +24,24 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
     import SimpleITK as sitk
 
     path = Path(path)
+    precheck_header(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
-        reader.ReadImageInformation()
-    except RuntimeError:
+        with quiet_native() as captured:
+            reader.ReadImageInformation()
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        text = captured.text() or (lines[-1] if lines else "")
+        detail = f" ({one_line(text)})" if text else ""
         raise InputError("not a readable NIfTI/MetaImage/NRRD image (unknown format or corrupt "
-                         "header)", str(path)) from None
+                         f"header){detail}", str(path)) from None
     size = list(reader.GetSize())
     dim = reader.GetDimension()
     comps = reader.GetNumberOfComponents()
+    if dim < 2 or min(size) < 1:
+        raise InputError(f"header declares an empty or {dim}-D image of size {tuple(size)} "
+                         "(2-D or 3-D only)", str(path))
     if dim > 3 and any(s > 1 for s in size[3:]):
         raise InputError(f"{dim}-D data of size {tuple(size)} is not supported (2-D or 3-D only; "
                          "extract one time point/volume first)", str(path))
@@ -40,15 +49,21 @@ def read_volume(path: str | Path, *, modality: str = "OT") -> Image:
         raise InputError(f"{comps} components per voxel are not supported (gray or RGB only)",
                          str(path))
     check_voxel_count(int(np.prod(size)) * comps, path)
+    check_volume_size(path, size, comps, sitk.GetPixelIDValueAsString(reader.GetPixelID()))
+    n = min(dim, 3)
+    direction = np.reshape(reader.GetDirection(), (dim, dim))[:n, :n]
+    checked_direction(reader.GetSpacing()[:n], reader.GetOrigin()[:n], direction.ravel(),
+                      str(path))
     img = _nifti_via_nibabel(path, reader) if path.name.lower().endswith((".nii", ".nii.gz")) \
         else None
     if img is None:
         try:
-            img = reader.Execute()
+            with quiet_native() as captured:
+                img = reader.Execute()
         except RuntimeError as exc:
-            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "read failed"
-            raise InputError(f"corrupt or truncated image data ({msg[:160]})",
-                             str(path)) from None
+            lines = str(exc).strip().splitlines()
+            msg = one_line(captured.text() or (lines[-1] if lines else "read failed"))
+            raise InputError(f"corrupt or truncated image data ({msg})", str(path)) from None
     if img.GetDimension() > 3:  # a 4-D file with a single time point: drop the trailing axis
         img = sitk.Extract(img, size[:3] + [0] * (dim - 3), [0] * dim)
     if comps == 4:  # RGBA: drop alpha
@@ -71,21 +86,50 @@ def _nifti_via_nibabel(path: Path, reader):
     import SimpleITK as sitk
 
     try:
-        nii = nib.load(str(path))
-        data = np.asanyarray(nii.dataobj)
+        with quiet_native():
+            nii = nib.load(str(path))
+            _check_pixdim(nii.header, path)
+            data = np.asanyarray(nii.dataobj)
+    except InputError:
+        raise
     except Exception as exc:  # nibabel raises ValueError, EOFError, OSError, zlib errors...
         raise InputError(f"corrupt or truncated image data ({exc.__class__.__name__}: "
-                         f"{one_line(exc, 120)})", str(path)) from None
+                         f"{one_line(exc)})", str(path)) from None
     if data.dtype.fields is not None:
         return None
     if data.dtype == np.float64 and nii.get_data_dtype() != np.float64:
-        data = data.astype(np.float32)  # scaled integers: float32 as SimpleITK gives them
+        with np.errstate(over="ignore"):  # overflow gives inf, refused by check_finite
+            data = data.astype(np.float32)  # scaled integers: float32 as SimpleITK gives them
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
-    img = sitk.GetImageFromArray(np.ascontiguousarray(data.T))
-    dim, full = img.GetDimension(), reader.GetDimension()
-    img.SetSpacing(reader.GetSpacing()[:dim])
-    img.SetOrigin(reader.GetOrigin()[:dim])
-    d = np.reshape(reader.GetDirection(), (full, full))[:dim, :dim]
-    img.SetDirection(tuple(d.ravel()))
+    size = list(reader.GetSize())
+    if data.ndim not in (2, 3) or data.size == 0 or list(data.shape) != size[:data.ndim]:
+        raise InputError(f"corrupt header: voxel data of shape {data.shape} does not match the "
+                         f"image size {tuple(size)}", str(path))
+    try:
+        img = sitk.GetImageFromArray(np.ascontiguousarray(data.T))
+        dim, full = img.GetDimension(), reader.GetDimension()
+        img.SetSpacing(reader.GetSpacing()[:dim])
+        img.SetOrigin(reader.GetOrigin()[:dim])
+        d = np.reshape(reader.GetDirection(), (full, full))[:dim, :dim]
+        img.SetDirection(tuple(d.ravel()))
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise InputError(f"corrupt header ({one_line(lines[-1] if lines else exc)})",
+                         str(path)) from None
     return img
+
+
+def _check_pixdim(header, path: Path) -> None:
+    """InputError if pixdim (voxel size, mm) of an axis of over one voxel is not positive."""
+    # SimpleITK and nibabel silently turn 0 into 1 mm: re-read the header unchecked.
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(str(path)) as fh:
+        header = type(header).from_fileobj(fh, check=False)
+    shape = header.get_data_shape()[:3]
+    pixdim = [float(v) for v in header["pixdim"][1:1 + len(shape)]]
+    bad = [n > 1 and not (np.isfinite(v) and v > 0) for n, v in zip(shape, pixdim)]
+    if any(bad):
+        raise InputError(f"voxel size (pixdim) {' x '.join(f'{v:g}' for v in pixdim)} mm is not "
+                         "positive", str(path))
