@@ -21,27 +21,25 @@ A = REPO / "resources/samples/ct-mri/ct/34014.png"
 B = REPO / "resources/samples/ct-mri/mri/34014.png"
 
 
-@pytest.fixture
-def tiny(tmp_path):
-    """A 16 KB tmpfs: a real full disk (CI runs as root, as this workplace's machines do)."""
-    mnt = tmp_path / "tiny"
+def _tmpfs(mnt: Path, options: str):
+    """Mount a tmpfs at ``mnt`` (CI runs as root, as this workplace's machines do)."""
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mnt)],
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, f"cannot mount a tmpfs (needs root): {proc.stderr}"
     yield mnt
     subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A 16 KB disk: a real full disk."""
+    yield from _tmpfs(tmp_path / "tiny", "size=16k")
 
 
 @pytest.fixture
 def read_only(tmp_path):
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, f"cannot mount a tmpfs (needs root): {proc.stderr}"
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=True)
+    yield from _tmpfs(tmp_path / "ro", "ro,size=64k")
 
 
 def _fuse(*args) -> int:
