@@ -18,8 +18,10 @@ from ..progress import STAGES
 # Method name -> label shown in menus and reports; DESCRIPTIONS (fusion) has the long text.
 METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average",
                  "laplacian": "Laplacian pyramid (LP-4)", "gff": "Guided filtering (GFF)"}
-REGISTRATIONS = {"none": "None (already registered)", "rigid": "Rigid", "affine": "Affine"}
-INITS = {"geometry": "Image centres", "moments": "Centres of mass"}
+REGISTRATIONS = {"none": "None (already registered)", "rigid": "Rigid", "affine": "Affine",
+                 "deformable": "Deformable (B-spline on affine)"}
+INITS = {"search": "Orientation search (24 turns x 2 centres)", "geometry": "Image centres",
+         "moments": "Centres of mass"}
 DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 FORMATS = ("png", "nifti", "dicom")
 
@@ -46,7 +48,7 @@ class FusionOptions:
     method: str = DEFAULT_METHOD
     register: str = "none"
     fixed_index: int = 0
-    init: str = "geometry"
+    init: str = "search"
     block_size: int | None = None
     device: str = "auto"
     normalization: Sequence[Any] | None = None
