@@ -106,17 +106,40 @@ def _method(level: Level, opts: dict[str, Any], iterations: int, learning_rate: 
     return method
 
 
-def optimise(level: Level, tx: sitk.Transform, opts: dict[str, Any], iterations: int,
-             learning_rate: float, progress, cancel, names: tuple[str, str]
-             ) -> tuple[float, int]:
-    """Optimise ``tx`` in place at one level; (final metric, iterations)."""
+def optimise(level: Level, pose: sitk.AffineTransform, opts: dict[str, Any], iterations: int,
+             learning_rate: float, progress, cancel, names: tuple[str, str],
+             kind: str = "rigid") -> tuple[float, int]:
+    """Improve ``pose`` in place at one level by a rigid (versor) or affine step; (final metric,
+    iterations). The step is optimised from the identity on top of the pose, so a start turned
+    by 180 degrees is no singular point of the versor."""
     method = _method(level, opts, iterations, learning_rate)
-    method.SetInitialTransform(tx, inPlace=True)
+    delta = sitk.VersorRigid3DTransform() if kind == "rigid" else sitk.AffineTransform(3)
+    delta.SetCenter(pose.GetCenter())
+    method.SetMovingInitialTransform(pose)
+    method.SetInitialTransform(delta, inPlace=True)
     state = _core._Observer(method, 1, iterations, progress, cancel)
     method.AddCommand(sitk.sitkIterationEvent, state.on_iteration)
     error = _core._execute_cancellable(method, level.fixed, level.moving, state, cancel)
     _core._raise_if_stopped(state, cancel, error, *names)
+    _compose_into(pose, delta)
     return float(method.GetMetricValue()), int(state.total_iterations)
+
+
+def _affine_parts(tx: sitk.Transform) -> tuple[np.ndarray, np.ndarray]:
+    """(A, b) with tx(p) = A p + b."""
+    a = np.reshape(tx.GetMatrix(), (3, 3))
+    c, t = np.asarray(tx.GetCenter()), np.asarray(tx.GetTranslation())
+    return a, t + c - a @ c
+
+
+def _compose_into(pose: sitk.AffineTransform, delta: sitk.Transform) -> None:
+    """pose := pose o delta (delta applied first), keeping the pose's centre."""
+    a1, b1 = _affine_parts(pose)
+    a2, b2 = _affine_parts(delta)
+    a, b = a1 @ a2, a1 @ b2 + b1
+    c = np.asarray(pose.GetCenter())
+    pose.SetMatrix(tuple(map(float, a.ravel())))
+    pose.SetTranslation(tuple(map(float, a @ c + b - c)))
 
 
 def evaluate(level: Level, tx: sitk.Transform, opts: dict[str, Any]) -> float:
@@ -130,16 +153,17 @@ def evaluate(level: Level, tx: sitk.Transform, opts: dict[str, Any]) -> float:
 
 
 def _versor(rotation: np.ndarray, centre: np.ndarray, target: np.ndarray
-            ) -> sitk.VersorRigid3DTransform:
-    tx = sitk.VersorRigid3DTransform()
+            ) -> sitk.AffineTransform:
+    """The pose turning by ``rotation`` about ``centre`` and moving ``centre`` onto ``target``."""
+    tx = sitk.AffineTransform(3)
     tx.SetCenter(tuple(map(float, centre)))
     tx.SetMatrix(tuple(map(float, rotation.ravel())))
     tx.SetTranslation(tuple(map(float, target - centre)))
     return tx
 
 
-def _copy(tx: sitk.Transform) -> sitk.Transform:
-    return _core._concrete(sitk.Transform(tx))
+def _copy(tx: sitk.AffineTransform) -> sitk.AffineTransform:
+    return sitk.AffineTransform(tx)
 
 
 def _euler(tx: sitk.Transform) -> sitk.Euler3DTransform:
@@ -274,16 +298,13 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
     result: sitk.Transform = _euler(rigid)
     kind = "rigid"
     if transform in ("affine", "deformable_affine"):
-        affine = sitk.AffineTransform(3)
-        affine.SetCenter(rigid.GetCenter())
-        affine.SetMatrix(rigid.GetMatrix())
-        affine.SetTranslation(rigid.GetTranslation())
+        affine = _copy(rigid)
         aff_levels = levels[-2:]
         part = sub_progress(progress, 0.8, 0.97)
         for i, level in enumerate(aff_levels):
             _, n = optimise(level, affine, opts, iters, level.mm / 4,
                             sub_progress(part, i / len(aff_levels), (i + 1) / len(aff_levels)),
-                            cancel, names)
+                            cancel, names, kind="affine")
             total_iterations += n
         final_iterations = n
         matrix = np.reshape(affine.GetMatrix(), (3, 3))
