@@ -9,9 +9,9 @@ are registered in 2-D (``core``). ``save_transform`` / ``load_transform`` read a
 """
 
 from .core import (ABANDONED, DEFAULT_TUNING, STAGE, TRANSFORMS, RegistrationResult,
-                   abandoned_work, load_transform, register, resample_to, save_transform)
+                   abandoned_work, apply_transform, load_transform, register, resample_to, save_transform)
 from .quality import VERDICTS, RegistrationReport, affine_problem
 
 __all__ = ["ABANDONED", "DEFAULT_TUNING", "STAGE", "TRANSFORMS", "VERDICTS", "RegistrationReport",
-           "RegistrationResult", "abandoned_work", "affine_problem", "load_transform", "register",
+           "RegistrationResult", "abandoned_work", "affine_problem", "apply_transform", "load_transform", "register",
            "resample_to", "save_transform"]

@@ -169,6 +169,20 @@ def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str
                               iterations=iterations, report=rep)
 
 
+def apply_transform(fixed: Image, moving: Image, transform) -> RegistrationResult:
+    """``moving`` on the fixed grid through a given fixed->moving transform (a SimpleITK
+    transform or a .tfm path); no optimisation, no report (the user's own alignment)."""
+    tx = load_transform(transform) if isinstance(transform, (str, os.PathLike)) else transform
+    dim = 2 if fixed.is_2d and moving.is_2d else 3
+    if tx.GetDimension() != dim:
+        raise InputError(f"a {tx.GetDimension()}-D transform cannot place {_label(moving)} "
+                         f"({dim}-D registration)")
+    image = resample_to(moving, fixed, tx, description=f"placed by a given transform onto "
+                                                       f"{_label(fixed)}")
+    return RegistrationResult(image=image, transform=tx, metric_value=float("nan"),
+                              iterations=0, report=None)
+
+
 def _same_frame(fixed: Image, moving: Image) -> bool:
     a = fixed.provenance.frame_of_reference_uid
     b = moving.provenance.frame_of_reference_uid
