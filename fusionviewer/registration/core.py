@@ -52,7 +52,8 @@ DEFAULT_TUNING: dict[str, Any] = {
     "threads": 1,
     # Volumes (3-D): pyramid levels in mm (coarse to fine), the orientation search, sampling.
     "levels_mm": (8.0, 4.0, 2.0),
-    "search_iterations": 25,  # short optimisation of each of the 48 starts, coarsest level
+    "search_iterations": 20,  # short optimisation of each of the 48 starts, coarsest level
+    "search_samples": 3000,  # random samples inside the fixed mask for that search
     "search_top": 3,  # starts refined at every level after the search
     "level_iterations": 100,  # cap per level (the report says when the finest level hit it)
     "sampling_fraction": 0.03,  # of a level's voxels, random with ``seed``

@@ -59,9 +59,8 @@ def shrink_to(image: sitk.Image, mm: float) -> sitk.Image:
     """``image`` binned to about ``mm`` per axis (integer factor, never finer) and smoothed."""
     factors = [max(1, int(mm / s + 1e-6)) for s in image.GetSpacing()]
     out = sitk.BinShrink(image, factors) if max(factors) > 1 else image
-    sigma = [0.5 * mm if s < 0.99 * mm or max(factors) > 1 else 0.0 for s in out.GetSpacing()]
-    if max(sigma) > 0:
-        out = sitk.SmoothingRecursiveGaussian(out, sigma)
+    if max(factors) > 1 or min(out.GetSpacing()) < 0.99 * mm:
+        out = sitk.SmoothingRecursiveGaussian(out, [0.5 * mm] * image.GetDimension())
     return sitk.Cast(out, sitk.sitkFloat32)
 
 
@@ -223,12 +222,15 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
     clear_win, gap = None, None
     middle = levels[:-1]
     if len(starts) > 1:
-        # Search: a short optimisation of every start at the coarsest level.
+        # Search: a short optimisation of every start at the coarsest level, on fewer samples.
         scored = []
+        n_mask = max(1, int(np.count_nonzero(sitk.GetArrayViewFromImage(coarse.mask))))
+        search_level = Level(coarse.mm, coarse.fixed, coarse.moving, coarse.mask,
+                             min(1.0, float(opts["search_samples"]) / n_mask))
         search = sub_progress(progress, 0.0, 0.35)
         for j, tx in enumerate(starts):
             tx = _copy(tx)
-            metric, n = optimise(coarse, tx, opts, int(opts["search_iterations"]),
+            metric, n = optimise(search_level, tx, opts, int(opts["search_iterations"]),
                                  coarse.mm / 2, sub_progress(search, j / len(starts),
                                                              (j + 1) / len(starts)),
                                  cancel, names)
