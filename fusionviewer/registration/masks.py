@@ -1,8 +1,9 @@
 """Anatomy masks and registration-ready intensities: padding and air are not anatomy.
 
-``prepare_intensities`` replaces padding (the minimum repeated over more than 1 % of the voxels,
-e.g. -2048 / -1024 outside a CT field of view) by the background level and clips to a robust
-range, so the metric's histogram spends its bins on tissue. ``anatomy_threshold`` is halfway
+``prepare_intensities`` replaces padding (the minimum, within 0.2 % of the value range, filling
+more than 1 % of the voxels: -2048 / -1024 outside a CT field of view) and anything darker than
+the background level (the most common value of the darker half: air, MR noise) by that level,
+and clips at the 99.8th percentile, so the metric's histogram spends its bins on tissue. ``anatomy_threshold`` is halfway
 between that background level and Otsu's threshold of the non-padding values: air and
 background noise fall below it, dark tissue (fat in CT, bone in MR) above it.
 """
@@ -21,9 +22,11 @@ def _sample(arr: np.ndarray) -> np.ndarray:
 
 
 def _padding_value(sample: np.ndarray) -> float | None:
-    """The image minimum when it fills more than 1 % of the voxels (outside the field of view)."""
-    low = float(sample.min())
-    return low if float(np.mean(sample == low)) > 0.01 else None
+    """Upper end of the padding: the image minimum (within 0.2 % of the value range, for
+    smoothed data) when it fills more than 1 % of the voxels (outside the field of view)."""
+    low, high = float(sample.min()), float(sample.max())
+    cut = low + 0.002 * (high - low)
+    return cut if float(np.mean(sample <= cut)) > 0.01 else None
 
 
 def _otsu(values: np.ndarray, bins: int = 256) -> float:
@@ -45,7 +48,12 @@ def intensity_range(arr: np.ndarray) -> tuple[float, float, float]:
     values = sample[sample > pad] if pad is not None else sample
     if values.size < 16:
         values = sample
-    background = float(np.percentile(values, 1.0))
+    # The background is the most common value of the darker half (air in CT, noise in MR),
+    # not a low percentile: smoothing spreads the padding edge over many darker values.
+    low_half = values[values <= np.median(values)]
+    hist, edges = np.histogram(low_half, bins=128)
+    k = int(np.argmax(hist))
+    background = float((edges[k] + edges[k + 1]) / 2)
     top = float(np.percentile(values, 99.8))
     if top <= background:
         top = float(values.max())
