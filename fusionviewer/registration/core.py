@@ -143,16 +143,24 @@ def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str
         if transform == "deformable":
             from .deformable import refine_bspline
 
-            final, n = refine_bspline(parts.levels[-1], final, opts,
-                                      sub_progress(progress, split, 0.99), cancel,
-                                      (_label(moving), _label(fixed)))
-            parts.kind = "deformable"
-            parts.iterations += n
-            parts.final_iterations = n
-            parts.iteration_cap = int(opts["bspline_iterations"])
             from .volume import evaluate
 
-            parts.metric_end = evaluate(parts.levels[-1], final, opts)
+            bulk_metric = evaluate(parts.levels[-1], final, opts)
+            refined, n = refine_bspline(parts.levels[-1], final, opts,
+                                        sub_progress(progress, split, 0.99), cancel,
+                                        (_label(moving), _label(fixed)))
+            parts.iterations += n
+            refined_metric = evaluate(parts.levels[-1], refined, opts)
+            if refined_metric < bulk_metric:
+                final = refined
+                parts.kind = "deformable"
+                parts.metric_end = refined_metric
+                parts.final_iterations = n
+                parts.iteration_cap = int(opts["bspline_iterations"])
+            else:
+                parts.notes.append(f"B-spline refinement did not improve the metric "
+                                   f"({bulk_metric:.4f} -> {refined_metric:.4f}); the "
+                                   f"{parts.kind} result is kept")
         rep = parts.report(transform)
         metric = rep.metric_end
         iterations = rep.iterations

@@ -1,7 +1,7 @@
-"""Optional B-spline refinement on top of a rigid/affine result (SimpleITK, LBFGS-B).
+"""Optional B-spline refinement on top of a rigid/affine result (SimpleITK, gradient descent with line search).
 
 Defaults (``DEFAULT_TUNING``): control points every ``bspline_grid_mm`` = 40 mm over the fixed
-image, at the finest pyramid level (2 mm), at most ``bspline_iterations`` = 50 LBFGS-B
+image, at the finest pyramid level (2 mm), at most ``bspline_iterations`` = 50
 iterations, Mattes MI on the same masked samples as the rigid/affine stages. The result is a
 composite transform (bulk, then B-spline in fixed space), fixed -> moving.
 """
@@ -25,10 +25,10 @@ def refine_bspline(level, bulk: sitk.Transform, opts: dict[str, Any], progress, 
     bspline = sitk.BSplineTransformInitializer(level.fixed, mesh, order=3)
     iterations = int(opts["bspline_iterations"])
     method = _method(level, opts, iterations, 1.0)
-    method.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-5,
-                                numberOfIterations=iterations, maximumNumberOfCorrections=5,
-                                maximumNumberOfFunctionEvaluations=4 * iterations)
-    method.SetOptimizerScales([1.0] * bspline.GetNumberOfParameters())
+    method.SetOptimizerAsGradientDescentLineSearch(
+        learningRate=1.0, numberOfIterations=iterations, convergenceMinimumValue=1e-5,
+        convergenceWindowSize=5)
+    method.SetOptimizerScalesFromPhysicalShift()
     method.SetMovingInitialTransform(bulk)
     method.SetInitialTransform(bspline, inPlace=True)
     state = _core._Observer(method, 1, iterations, progress, cancel)

@@ -56,11 +56,17 @@ class Level:
 
 
 def shrink_to(image: sitk.Image, mm: float) -> sitk.Image:
-    """``image`` binned to about ``mm`` per axis (integer factor, never finer) and smoothed."""
-    factors = [max(1, int(mm / s + 1e-6)) for s in image.GetSpacing()]
+    """``image`` binned to about ``mm`` per axis (integer factor, never finer, no axis below 2
+    voxels) and smoothed with sigma = mm / 2 (axes of fewer than 4 voxels unsmoothed)."""
+    factors = [max(1, min(int(mm / s + 1e-6), n // 2))
+               for s, n in zip(image.GetSpacing(), image.GetSize())]
     out = sitk.BinShrink(image, factors) if max(factors) > 1 else image
     if max(factors) > 1 or min(out.GetSpacing()) < 0.99 * mm:
-        out = sitk.SmoothingRecursiveGaussian(out, [0.5 * mm] * image.GetDimension())
+        if min(out.GetSize()) >= 4:
+            out = sitk.SmoothingRecursiveGaussian(out, [0.5 * mm] * image.GetDimension())
+        else:
+            variance = [(0.5 * mm) ** 2 if n >= 4 else 0.0 for n in out.GetSize()]
+            out = sitk.DiscreteGaussian(out, variance, 32, 0.01, True)
     return sitk.Cast(out, sitk.sitkFloat32)
 
 
