@@ -56,9 +56,9 @@ class Level:
 
 
 def shrink_to(image: sitk.Image, mm: float) -> sitk.Image:
-    """``image`` binned to about ``mm`` per axis (integer factor, never finer, no axis below 2
+    """``image`` binned to about ``mm`` per axis (integer factor, never finer, no axis below 4
     voxels) and smoothed with sigma = mm / 2 (axes of fewer than 4 voxels unsmoothed)."""
-    factors = [max(1, min(int(mm / s + 1e-6), n // 2))
+    factors = [max(1, min(int(mm / s + 1e-6), n // 4))
                for s, n in zip(image.GetSpacing(), image.GetSize())]
     out = sitk.BinShrink(image, factors) if max(factors) > 1 else image
     if max(factors) > 1 or min(out.GetSpacing()) < 0.99 * mm:
@@ -100,6 +100,10 @@ def _method(level: Level, opts: dict[str, Any], iterations: int, learning_rate: 
         method.SetMetricSamplingStrategy(method.RANDOM)
         method.SetMetricSamplingPercentage(level.percentage, int(opts["seed"]))
     method.SetMetricFixedMask(level.mask)
+    # Gradients by central differences at the samples: no gradient image per call (cheaper for
+    # the 48 short searches, and thin slabs of < 4 voxels need no recursive filter).
+    method.SetMetricUseMovingImageGradientFilter(False)
+    method.SetMetricUseFixedImageGradientFilter(False)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=float(learning_rate), minStep=float(opts["min_step_mm"]),
@@ -179,6 +183,14 @@ def _euler(tx: sitk.Transform) -> sitk.Euler3DTransform:
     return out
 
 
+def _relative(a: sitk.AffineTransform, b: sitk.AffineTransform) -> sitk.AffineTransform:
+    """The linear part of a relative to b (for the angle between two poses)."""
+    out = sitk.AffineTransform(3)
+    m = np.reshape(a.GetMatrix(), (3, 3)) @ np.linalg.inv(np.reshape(b.GetMatrix(), (3, 3)))
+    out.SetMatrix(tuple(map(float, m.ravel())))
+    return out
+
+
 def _geometric_centre(image: sitk.Image) -> np.ndarray:
     size = np.asarray(image.GetSize(), dtype=float)
     return index_to_physical(image, ((size - 1) / 2)[np.newaxis])[0]
@@ -225,6 +237,12 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
         starts = [reference]
         start_text = {"geometry": "image centres", "moments": "centres of mass"}[init]
 
+    def covered(tx) -> float:
+        # MI ignores samples that fall outside the moving image: a pose that pushes most of
+        # the anatomy out of the moving field of view can score well on the few left. Starts
+        # are therefore ranked by MI x the fraction of the fixed anatomy inside that field.
+        return inside_fraction(map_points(tx, fixed_pts), moving)
+
     clear_win, gap = None, None
     middle = levels[:-1]
     if len(starts) > 1:
@@ -241,7 +259,7 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
                                                              (j + 1) / len(starts)),
                                  cancel, names)
             total_iterations += n
-            scored.append((metric, j, tx))
+            scored.append((metric * covered(tx), j, tx))
         scored.sort(key=lambda s: (s[0], s[1]))
         keep: list[sitk.Transform] = []
         for _, _, tx in scored:
@@ -249,7 +267,13 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
                 keep.append(tx)
             if len(keep) >= int(opts["search_top"]):
                 break
-        # Refine the best few at every level but the last; compare on the same samples.
+        # The best start without a turn is always refined too: a turn must win clearly.
+        upright = next(tx for _, j, tx in scored if j % len(ROTATIONS_3D) == 0)
+        if all(mean_distance(upright, k, fixed_pts) > DISTINCT_MM for k in keep):
+            keep.append(upright)
+        upright_index = next(i for i, k in enumerate(keep)
+                             if mean_distance(upright, k, fixed_pts) <= DISTINCT_MM)
+        # Refine them at every level but the last; compare on the same samples.
         refine = sub_progress(progress, 0.35, 0.6)
         finals = []
         judge_level = middle[-1] if middle else fine
@@ -260,12 +284,18 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
                                 sub_progress(part, i / max(len(middle), 1),
                                              (i + 1) / max(len(middle), 1)), cancel, names)
                 total_iterations += n
-            finals.append((evaluate(judge_level, tx, opts), j, tx))
+            finals.append((evaluate(judge_level, tx, opts) * covered(tx), j, tx))
         finals.sort(key=lambda s: (s[0], s[1]))
-        best = finals[0][2]
-        rivals = [f for f in finals[1:] if mean_distance(f[2], best, fixed_pts) > DISTINCT_MM]
+        chosen = finals[0]
+        no_turn = next(f for f in finals if f[1] == upright_index)
+        turned = rotation_angle_deg(_relative(chosen[2], no_turn[2])) > 45.0
+        if turned and (no_turn[0] - chosen[0]) <= CLEAR_WIN * abs(chosen[0]):
+            chosen = no_turn  # a turn that does not win clearly is not taken
+        best = chosen[2]
+        rivals = [f for f in finals if f is not chosen
+                  and mean_distance(f[2], best, fixed_pts) > DISTINCT_MM]
         if rivals:
-            gap = (rivals[0][0] - finals[0][0]) / max(abs(finals[0][0]), 1e-12)
+            gap = (min(f[0] for f in rivals) - chosen[0]) / max(abs(chosen[0]), 1e-12)
             clear_win = gap > CLEAR_WIN
         else:
             clear_win, gap = True, None
