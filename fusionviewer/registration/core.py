@@ -66,6 +66,7 @@ DEFAULT_TUNING: dict[str, Any] = {
     # Deformable: B-spline control-point spacing (mm) on top of the rigid/affine result.
     "bspline_grid_mm": 40.0,
     "bspline_iterations": 50,
+    "bspline_step_mm": 2.0,  # largest control-point step
 }
 
 STAGE = "registering"

@@ -357,8 +357,8 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
     parts.kind = kind
     parts.metric_start = evaluate(fine, reference, opts)
     parts.metric_end = evaluate(fine, result, opts)
-    parts.overlap_start = overlap(reference if not same_frame else sitk.Euler3DTransform(),
-                                  fixed_pts, moving_pts, fixed, moving)
+    # as acquired: the two in patient space without any transform
+    parts.overlap_start = overlap(sitk.Euler3DTransform(), fixed_pts, moving_pts, fixed, moving)
     parts.overlap_end = overlap(result, fixed_pts, moving_pts, fixed, moving)
     parts.iterations = total_iterations
     parts.final_iterations = final_iterations
