@@ -255,8 +255,12 @@ def _register_2d(fixed: Image, moving: Image, transform: str, init: str, opts, p
     clear = None
     gap = None
     if len(scored) > 1:
-        gap = (scored[1][0] - scored[0][0]) / max(abs(scored[0][0]), 1e-12)
-        clear = True  # 2-D starts differ by 90 degrees: the coarse ranking is the check
+        # Rivals: starts turned differently from the best (>= 90 degrees away: distinct poses).
+        from .quality import CLEAR_WIN
+
+        rivals = [m for m, j in scored if j % 4 != best % 4]
+        gap = (min(rivals) - scored[0][0]) / max(abs(scored[0][0]), 1e-12)
+        clear = gap > CLEAR_WIN
     reference = sitk.Euler2DTransform(starts[0])
     rigid = sitk.Euler2DTransform(starts[best])
     split = 1.0 if transform == "rigid" else 0.6
