@@ -99,3 +99,23 @@ def test_failed_registration_shows_a_warning_banner(qtbot, window, tmp_path):
     label = window.pipeline.registration_quality
     assert label.is_warning and label.text().startswith("Warning: registration failed")
     assert "b00020" in label.styleSheet()
+
+
+def test_adjustment_moves_the_content_in_3d():
+    from fusionviewer.gui.registration_panel import adjusted
+
+    base = sitk.Euler3DTransform((1.0, 2.0, 3.0), 0.1, -0.2, 3.0, (5.0, -4.0, 2.0))
+    centre = np.array([10.0, 20.0, 30.0])
+    params = {"tx": 2.0, "ty": -1.0, "tz": 3.0, "rx": 0.0, "ry": 0.0, "rz": 90.0}
+    tx = adjusted(base, params, centre)
+    assert isinstance(tx, sitk.Euler3DTransform)
+    # content turned by +90 degrees about z around the centre, then shifted: the fixed point
+    # where content from q now shows is motion(q); there the new transform gives base(q)
+    q = np.array([14.0, 25.0, 33.0])
+    d = q - centre
+    moved_to = centre + np.array([-d[1], d[0], d[2]]) + [2.0, -1.0, 3.0]
+    np.testing.assert_allclose(tx.TransformPoint(tuple(moved_to)), base.TransformPoint(tuple(q)),
+                               atol=1e-9)
+    affine = sitk.AffineTransform(3)
+    affine.SetMatrix((1.1, 0, 0, 0, 1, 0, 0, 0, 0.9))
+    assert isinstance(adjusted(affine, params, centre), sitk.AffineTransform)
