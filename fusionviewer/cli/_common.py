@@ -21,7 +21,7 @@ def add_fusion_options(parser: argparse.ArgumentParser) -> None:
                         help="register every source onto the fixed one (default: %(default)s)")
     parser.add_argument("--fixed", type=int, default=1, metavar="K",
                         help="1-based index of the fixed (reference) source (default: 1)")
-    parser.add_argument("--init", default="geometry", choices=list(INITS),
+    parser.add_argument("--init", default="search", choices=list(INITS),
                         help="registration initialisation (default: %(default)s)")
     parser.add_argument("--modality", metavar="M1,M2",
                         help="modality hint per source, comma-separated (CT, MR, PET, SPECT, "

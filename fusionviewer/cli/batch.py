@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     bad = [r for r in rows if r.status != "ok"]
     for r in bad:
         print(f"fusionviewer: {r.status}: {r.name}: {r.message}", file=sys.stderr)
+    for r in ok:
+        if any(v in r.registration for v in ("doubtful", "failed")):
+            print(f"warning: {r.name}: registration {r.registration}", file=sys.stderr)
     notices = sorted({r.message for r in ok if r.message})
     for n in notices:
         print(f"fusionviewer: notice: {n}", file=sys.stderr)

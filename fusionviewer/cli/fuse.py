@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
                        "use .nii.gz / --format dicom)")
     for notice in notices:
         print(f"fusionviewer: notice: {notice}", file=sys.stderr)
+    from .register import print_registration_warning
+
+    fixed = args.sources[options.fixed_index]
+    for k, reg in enumerate(result.registrations):
+        if reg is not None:
+            print_registration_warning(reg.report, args.sources[k], fixed)
     shown = written[0] if len(written) == 1 and fmt != "dicom" else args.output
     print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
     if metrics is not None:

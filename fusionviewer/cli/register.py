@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..pipeline.options import INITS, REGISTRATIONS
 
 OUTPUT_SUFFIXES = (".png", ".nii", ".nii.gz")
 
@@ -20,11 +23,16 @@ def register(subparsers) -> None:
     parser.add_argument("moving", metavar="MOVING", help="image to move onto FIXED")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file: .png, .nii or .nii.gz")
-    parser.add_argument("--transform", default="rigid", choices=("rigid", "affine"),
-                        help="transform model (default: %(default)s)")
-    parser.add_argument("--init", default="geometry", choices=("geometry", "moments"),
-                        help="centred initialisation by image centres or centres of mass "
-                             "(default: %(default)s)")
+    parser.add_argument("--transform", "--register", default="rigid",
+                        choices=[k for k in REGISTRATIONS if k != "none"],
+                        help="transform model (default: %(default)s; deformable = B-spline "
+                             "on top of affine)")
+    parser.add_argument("--init", default="search", choices=list(INITS),
+                        help="search: 24 axis-aligned orientations from the image centres and "
+                             "the centres of mass; geometry / moments: one start, centres "
+                             "aligned (default: %(default)s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the quality report as JSON on stdout")
     parser.add_argument("--save-transform", metavar="T.tfm",
                         help="also write the FIXED->MOVING transform as an ITK .tfm file")
     parser.add_argument("--modality", metavar="M1,M2",
@@ -80,8 +88,30 @@ def run(args: argparse.Namespace) -> int:
         written = write_png(result.image, args.output, force=args.force)
     else:
         written = write_nifti(result.image, args.output, force=args.force)
-    print(f"wrote {written} ({args.transform}, Mattes MI {result.metric_value:.4f}, "
-          f"{result.iterations} iterations)")
+    rep = result.report
+    print_registration_warning(rep, args.moving, args.fixed)
     if args.save_transform:
-        print(f"wrote {save_transform(result.transform, args.save_transform)}")
+        saved = save_transform(result.transform, args.save_transform)
+    if args.json:
+        print(json.dumps({"output": str(written),
+                          "transform_file": str(saved) if args.save_transform else None,
+                          "report": rep.to_dict()}, indent=2))
+        return 0
+    print(f"wrote {written} ({rep.transform}, Mattes MI {result.metric_value:.4f}, "
+          f"{result.iterations} iterations)")
+    print(f"registration {rep.summary()}")
+    if args.save_transform:
+        print(f"wrote {saved}")
     return 0
+
+
+def print_registration_warning(report, moving: str, fixed: str) -> None:
+    """A ``warning:`` line on stderr for a doubtful or failed registration (and its notes)."""
+    if report is None:
+        return
+    for note in report.notes:
+        if "rejected" in note:
+            print(f"warning: {Path(moving).name}: {note}", file=sys.stderr)
+    if report.verdict != "good":
+        print(f"warning: registration of {Path(moving).name} onto {Path(fixed).name} is "
+              f"{report.verdict}: {'; '.join(report.reasons)}", file=sys.stderr)

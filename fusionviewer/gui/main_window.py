@@ -18,6 +18,7 @@ from .document import Document
 from .export_dialog import ExportDialog, check_export, export_sources
 from .metrics_panel import MetricsPanel
 from .pipeline_panel import PipelinePanel
+from .registration_panel import RegistrationPanel
 from .roi_panel import RoiPanel
 from .settings import recent_files
 from .source_panel import SourcePanel
@@ -66,6 +67,8 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(4, 4, 4, 4)
         left_layout.addWidget(self.sources)
         left_layout.addWidget(self.pipeline)
+        self.registration_panel = RegistrationPanel(self.doc)
+        left_layout.addWidget(self.registration_panel)
         left_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(left)
@@ -174,6 +177,7 @@ class MainWindow(QMainWindow):
         self.sources.removeRequested.connect(c.remove_source)
         self.pipeline.runRequested.connect(c.run_fusion)
         self.pipeline.cancelRequested.connect(c.cancel)
+        self.registration_panel.applyRequested.connect(c.run_fusion)
         self.pipeline.auto_run.toggled.connect(lambda on: setattr(c, "auto_run", on))
         self.metrics.volumeRequested.connect(c.measure_volume)
 

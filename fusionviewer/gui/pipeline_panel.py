@@ -16,6 +16,7 @@ from ..fusion import DESCRIPTIONS, available_methods
 from ..normalization import CT_PRESETS
 from ..pipeline import BLOCK_SIZES, DEVICES, METHOD_LABELS, REGISTRATIONS, STAGES
 from .document import SLOT_NAMES, Document
+from .registration_panel import QualityLabel
 
 NORMALIZATIONS: list[tuple[str, Any]] = (
     [("Automatic", None)]
@@ -51,7 +52,8 @@ class PipelinePanel(QGroupBox):
         self.doc = doc
         self.registration = _combo([(label, name) for name, label in REGISTRATIONS.items()],
                                    lambda v: doc.set_options(register=v))
-        self.registration.setToolTip("Mattes mutual information, multi-resolution (SimpleITK)")
+        self.registration.setToolTip("Mattes mutual information, multi-resolution (SimpleITK); "
+                                     "volumes try 24 orientations from two centres")
         self.fixed = QComboBox()
         self.fixed.setToolTip("The image the others are registered and resampled onto")
         self.fixed.currentIndexChanged.connect(
@@ -78,6 +80,8 @@ class PipelinePanel(QGroupBox):
         self.auto_run.setChecked(True)
         form = QFormLayout()
         form.addRow("Registration", self.registration)
+        self.registration_quality = QualityLabel(doc)
+        form.addRow("", self.registration_quality)
         form.addRow("Fixed image", self.fixed)
         form.addRow("Method", self.method)
         form.addRow("Block size", self.block)

@@ -39,6 +39,7 @@ class BatchRow:
     message: str = ""  # error or notices
     seconds: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
+    registration: str = ""  # verdict per registered source: "good", "2: doubtful; 3: good"
 
 
 @dataclass
@@ -207,6 +208,7 @@ def _fuse_and_export(group: list[BatchItem], options: FusionOptions, force: bool
             row.status, row.method = "ok", result.method
             row.output = str(written[0] if len(written) == 1 else item.out)
             row.message = "; ".join(result.notices)
+            row.registration = _verdicts(result.registration_verdicts())
             if with_metrics:
                 row.metrics = measure(result, cancel=cancel)
         except Cancelled:
@@ -226,6 +228,13 @@ def _fuse_group(prepared: list[PreparedSources], options: FusionOptions, cancel
     return [fused[a:b] for a, b in zip(offsets[:-1], offsets[1:])], method, notices
 
 
+def _verdicts(verdicts: dict[int, str]) -> str:
+    """The registration column: one verdict, or "source: verdict" per registered source."""
+    if len(verdicts) == 1:
+        return next(iter(verdicts.values()))
+    return "; ".join(f"{k + 1}: {v}" for k, v in verdicts.items())
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     msg = text[0] if text else ""
@@ -234,17 +243,18 @@ def _one_line(exc: BaseException) -> str:
 
 def write_batch_csv(rows: list[BatchRow], path: Path) -> None:
     """The batch summary: one line per pair (name, status, output, method, seconds, message,
-    inputs, then any metrics), written atomically."""
+    inputs, registration verdict, then any metrics), written atomically."""
     metric_keys: list[str] = []
     for r in rows:
         metric_keys += [k for k in r.metrics if k not in metric_keys]
     buf = _io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["name", "status", "output", "method", "seconds", "message", "inputs"]
-                    + metric_keys)
+    writer.writerow(["name", "status", "output", "method", "seconds", "message", "inputs",
+                     "registration"] + metric_keys)
     for r in rows:
         writer.writerow([r.name, r.status, r.output, r.method, f"{r.seconds:.3f}", r.message,
-                         " | ".join(r.inputs)] + [_fmt(r.metrics.get(k)) for k in metric_keys])
+                         " | ".join(r.inputs), r.registration]
+                        + [_fmt(r.metrics.get(k)) for k in metric_keys])
     write_text(path, buf.getvalue(), force=True)
 
 

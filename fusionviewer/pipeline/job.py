@@ -47,12 +47,25 @@ class FusionResult:
     # units): what cursor values, ROI statistics and CSV exports read, never ``sources``.
     originals: list[Image] = field(default_factory=list)
 
+    def registration_verdicts(self) -> dict[int, str]:
+        """Source index -> verdict of its registration (good/doubtful/failed, or "given" for a
+        transform the user gave); only registered sources."""
+        out = {}
+        for k, reg in enumerate(self.registrations):
+            if reg is not None:
+                report = getattr(reg, "report", None)
+                out[k] = report.verdict if report is not None else "given"
+        return out
+
     @property
     def description(self) -> str:
         """One line for DICOM DerivationDescription / reports: method, version, registration."""
         reg = "none" if self.options is None else self.options.register
         fixed = 1 if self.options is None else self.options.fixed_index + 1
         regtext = "no registration" if reg == "none" else f"{reg} registration onto source {fixed}"
+        verdicts = self.registration_verdicts()
+        if verdicts:
+            regtext += " (" + ", ".join(f"source {k + 1}: {v}" for k, v in verdicts.items()) + ")"
         return f"FusionViewer {__version__} fusion, method {self.method}, {regtext}"
 
 
@@ -104,18 +117,23 @@ class FusionJob:
         if "loading" in ranges:
             timings["loading"] = time.perf_counter() - t0
         fixed = inputs[opts.fixed_index]
+        given = opts.per_source("transforms", len(inputs))
         if opts.register == "none":
-            _check_same_grid_size(inputs, opts.fixed_index)
+            _check_same_grid_size(inputs, opts.fixed_index,
+                                  skip={k for k, g in enumerate(given) if g is not None})
         norms = [self._normalization(img, k) for k, img in enumerate(inputs)]
 
         registrations: list[Any] = [None] * len(inputs)
         on_grid = list(inputs)
-        if opts.register != "none":
+        if opts.register != "none" or any(g is not None for g in given):
             t0 = time.perf_counter()
             lo, hi = ranges["registering"]
             self._register(fixed, inputs, on_grid, registrations,
                            sub_progress(progress, lo, hi), cancel)
             timings["registering"] = time.perf_counter() - t0
+        if opts.register == "none":
+            registrations = [r if given[k] is not None else None
+                             for k, r in enumerate(registrations)]
 
         check_cancel(cancel)
         t0 = time.perf_counter()
@@ -141,7 +159,7 @@ class FusionJob:
     # --- steps -----------------------------------------------------------------------------
     def _stage_ranges(self) -> dict[str, tuple[float, float]]:
         stages = dict(_STAGE_WEIGHTS)
-        if self.options.register == "none":
+        if self.options.register == "none" and not any(self.options.transforms or ()):
             stages.pop("registering")
         if all(isinstance(s, Image) for s in self.sources):
             stages.pop("loading")
@@ -171,15 +189,21 @@ class FusionJob:
 
     def _register(self, fixed: Image, inputs: list[Image], on_grid: list[Image],
                   registrations: list[Any], progress, cancel) -> None:
-        from ..registration import register
+        from ..registration import apply_transform, register
 
         opts = self.options
+        given = opts.per_source("transforms", len(inputs))
         movers = [k for k in range(len(inputs)) if k != opts.fixed_index]
         for j, k in enumerate(movers):
             check_cancel(cancel)
             part = sub_progress(progress, j / len(movers), (j + 1) / len(movers))
-            res = register(fixed, inputs[k], transform=opts.register, init=opts.init,
-                           progress=part, cancel=cancel)
+            if given[k] is not None:
+                res = apply_transform(fixed, inputs[k], given[k])
+            elif opts.register == "none":
+                continue
+            else:
+                res = register(fixed, inputs[k], transform=opts.register, init=opts.init,
+                               progress=part, cancel=cancel)
             registrations[k] = res
             on_grid[k] = res.image
 
@@ -278,10 +302,10 @@ def _apply_normalization(image: Image, norm: Normalization, already: bool = Fals
                                normalization=norm)
 
 
-def _check_same_grid_size(inputs: list[Image], fixed_index: int) -> None:
+def _check_same_grid_size(inputs: list[Image], fixed_index: int, skip=frozenset()) -> None:
     fixed = inputs[fixed_index]
     for k, img in enumerate(inputs):
-        if img.shape != fixed.shape:
+        if k not in skip and img.shape != fixed.shape:
             raise InputError(f"mismatched sizes: {_size(img)} vs {_size(fixed)} of "
                              f"{_label(fixed, fixed_index)}; use --register rigid (or affine)",
                              _label(img, k))

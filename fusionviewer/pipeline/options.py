@@ -18,8 +18,10 @@ from ..progress import STAGES
 # Method name -> label shown in menus and reports; DESCRIPTIONS (fusion) has the long text.
 METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average",
                  "laplacian": "Laplacian pyramid (LP-4)", "gff": "Guided filtering (GFF)"}
-REGISTRATIONS = {"none": "None (already registered)", "rigid": "Rigid", "affine": "Affine"}
-INITS = {"geometry": "Image centres", "moments": "Centres of mass"}
+REGISTRATIONS = {"none": "None (already registered)", "rigid": "Rigid", "affine": "Affine",
+                 "deformable": "Deformable (B-spline on affine)"}
+INITS = {"search": "Orientation search (24 turns x 2 centres)", "geometry": "Image centres",
+         "moments": "Centres of mass"}
 DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 FORMATS = ("png", "nifti", "dicom")
 
@@ -41,12 +43,15 @@ class FusionOptions:
     source, each None (automatic), a mode name ("auto", "window", "percentile", "fixed"), a CT
     preset name ("brain", "soft tissue", "bone") or a dict of ``normalize()`` arguments.
     ``method_options`` go to the fusion method (e.g. ``{"levels": 3}`` for laplacian).
+    ``transforms``: None or one entry per source, each None (register as ``register`` says) or
+    a given fixed->moving transform (a SimpleITK transform or a .tfm path, ITK convention) that
+    places that source on the fixed grid without optimisation (the GUI's manual adjustment).
     """
 
     method: str = DEFAULT_METHOD
     register: str = "none"
     fixed_index: int = 0
-    init: str = "geometry"
+    init: str = "search"
     block_size: int | None = None
     device: str = "auto"
     normalization: Sequence[Any] | None = None
@@ -54,6 +59,7 @@ class FusionOptions:
     method_options: dict[str, Any] = field(default_factory=dict)
     modalities: Sequence[str | None] | None = None
     series_uids: Sequence[str | None] | None = None
+    transforms: Sequence[Any] | None = None
 
     def validate(self, n_sources: int | None = None) -> None:
         """Raise InputError for any value outside the tables above, or not fitting n_sources."""
@@ -77,11 +83,33 @@ class FusionOptions:
             raise InputError(f"fusion needs at least two sources, got {n_sources}")
         if not 0 <= self.fixed_index < n_sources:
             raise InputError(f"fixed source {self.fixed_index + 1} out of range 1..{n_sources}")
+        self._validate_transforms(n_sources)
         for what, values in (("normalization", self.normalization),
-                             ("modality", self.modalities), ("series", self.series_uids)):
+                             ("modality", self.modalities), ("series", self.series_uids),
+                             ("transform", self.transforms)):
             if values is not None and len(values) != n_sources:
                 raise InputError(f"{len(values)} {what} setting(s) given for {n_sources} "
                                  "sources (give one per source)")
+
+    def _validate_transforms(self, n_sources: int) -> None:
+        """Given transforms: none for the fixed source; SimpleITK transforms or .tfm files."""
+        if self.transforms is None:
+            return
+        from pathlib import Path
+
+        for k, tx in enumerate(self.transforms):
+            if tx is None:
+                continue
+            if k == self.fixed_index:
+                raise InputError(f"source {k + 1} is the fixed image: it takes no transform")
+            if isinstance(tx, (str, Path)):
+                if not str(tx).lower().endswith(".tfm"):
+                    raise InputError("transform files must end in .tfm", str(tx))
+                if not Path(tx).is_file():
+                    raise InputError("transform file not found", str(tx))
+            elif not hasattr(tx, "TransformPoint"):
+                raise InputError(f"transform for source {k + 1} is neither a .tfm path nor a "
+                                 f"SimpleITK transform ({type(tx).__name__})")
 
     def per_source(self, name: str, n: int) -> list:
         """``modalities``/``series_uids``/``normalization`` as a list of n entries."""

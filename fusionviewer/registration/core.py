@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from .errors import Cancelled, InputError
-from .image import Image
-from .pipeline.options import INITS, REGISTRATIONS, choice_error
-from .progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
+from ..errors import Cancelled, InputError
+from ..image import Image
+from ..pipeline.options import INITS, REGISTRATIONS, choice_error
+from ..progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
+from .quality import RegistrationReport
 
 TRANSFORMS = tuple(k for k in REGISTRATIONS if k != "none")
 
@@ -49,6 +50,23 @@ DEFAULT_TUNING: dict[str, Any] = {
     # One work unit: the metric then sums in a fixed order and results repeat bit for bit
     # (several threads gave parameters differing in the 6th digit); 0 = ITK's default.
     "threads": 1,
+    # Volumes (3-D): pyramid levels in mm (coarse to fine), the orientation search, sampling.
+    "levels_mm": (8.0, 4.0, 2.0),
+    "search_iterations": 20,  # short optimisation of each of the 48 starts, coarsest level
+    "search_samples": 3000,  # random samples inside the fixed mask for that search
+    "search_top": 3,  # starts refined at every level after the search
+    "level_iterations": 100,  # cap per level (the report says when the finest level hit it)
+    "sampling_fraction": 0.03,  # of a level's voxels, random with ``seed``
+    "min_samples": 6000,  # at least this many samples inside the fixed mask
+    "min_step_mm": 0.01,  # convergence: the step fell below this
+    # Same Frame of Reference: the identity stays unless the metric improves by this fraction
+    # within this mean distance (mm).
+    "same_frame_gain": 0.05,
+    "same_frame_range_mm": 10.0,
+    # Deformable: B-spline control-point spacing (mm) on top of the rigid/affine result.
+    "bspline_grid_mm": 40.0,
+    "bspline_iterations": 50,
+    "bspline_step_mm": 2.0,  # largest control-point step
 }
 
 STAGE = "registering"
@@ -66,18 +84,28 @@ def abandoned_work() -> bool:
 
 @dataclass(frozen=True)
 class RegistrationResult:
-    """The moving image on the fixed grid, the fixed->moving transform and the final metric."""
+    """The moving image on the fixed grid, the fixed->moving transform, the final metric and
+    the quality report (verdict good / doubtful / failed, see ``quality``)."""
 
     image: Image
     transform: sitk.Transform
     metric_value: float  # Mattes MI (negative; lower is better)
-    iterations: int  # optimizer iterations over all levels
+    iterations: int  # optimizer iterations over all levels and starts
+    report: RegistrationReport | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.report.verdict if self.report is not None else "good"
 
 
-def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str = "geometry",
+def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str = "search",
              progress: ProgressCallback | None = None, cancel: CancelFlag | None = None,
              **tuning: Any) -> RegistrationResult:
-    """Register ``moving`` onto ``fixed`` (rigid or affine, Mattes MI, multi-resolution)."""
+    """Register ``moving`` onto ``fixed`` (rigid, affine or deformable; Mattes MI) with a report.
+
+    Sources in one patient space (same Frame of Reference, or either without one) that do not
+    overlap there raise InputError. Sources sharing a Frame of Reference start at the identity.
+    """
     if transform not in TRANSFORMS:
         raise choice_error("transform", transform, TRANSFORMS)
     if init not in INITS:
@@ -94,33 +122,212 @@ def register(fixed: Image, moving: Image, *, transform: str = "rigid", init: str
 
     _check_structure(fixed)
     _check_structure(moving)
-    fixed_s = _gray_sitk(fixed, dim, fixed)
-    moving_s = _gray_sitk(moving, dim, fixed)
-    mask = None
-    rigid = _initial_transform(fixed_s, moving_s, init)
-    # Affine starts from the rigid optimum: fitting all 6/12 parameters from the centred start
-    # stopped short of the known motion on the Harvard pairs.
-    split = 1.0 if transform == "rigid" else 0.5
-    metric, iterations = _optimize(fixed_s, moving_s, rigid, opts, mask,
-                                   sub_progress(progress, 0.0, split), cancel, _label(moving),
-                                   _label(fixed))
-    final: sitk.Transform = rigid
-    if transform == "affine":
-        final = sitk.AffineTransform(dim)
-        final.SetCenter(rigid.GetCenter())
-        final.SetMatrix(rigid.GetMatrix())
-        final.SetTranslation(rigid.GetTranslation())
-        metric, more = _optimize(fixed_s, moving_s, final, opts, mask,
-                                 sub_progress(progress, split, 1.0), cancel, _label(moving),
-                                 _label(fixed))
-        iterations += more
+    same_frame = _same_frame(fixed, moving)
+    if dim == 3:
+        from .masks import prepare_intensities
+        from .volume import register_volumes
 
+        f_arr, f_thr = prepare_intensities(fixed.luminance())
+        fixed_s = _sitk_from_array(f_arr, fixed, 3)
+        del f_arr
+        m_arr, m_thr = prepare_intensities(moving.luminance())
+        moving_s = _sitk_from_array(m_arr, moving, 3)
+        del m_arr
+        _check_patient_overlap(fixed, moving, fixed_s, moving_s, (f_thr, m_thr))
+        rigid_or_affine = "affine" if transform in ("affine", "deformable") else "rigid"
+        split = 0.8 if transform == "deformable" else 1.0
+        final, parts = register_volumes(
+            fixed_s, moving_s, (f_thr, m_thr), transform=rigid_or_affine, init=init,
+            same_frame=same_frame and transform == "rigid", opts=opts,
+            progress=sub_progress(progress, 0.0, split), cancel=cancel,
+            names=(_label(moving), _label(fixed)))
+        if transform == "deformable":
+            from .deformable import refine_bspline
+
+            from .volume import evaluate
+
+            bulk_metric = evaluate(parts.levels[-1], final, opts)
+            refined, n = refine_bspline(parts.levels[-1], final, opts,
+                                        sub_progress(progress, split, 0.99), cancel,
+                                        (_label(moving), _label(fixed)))
+            parts.iterations += n
+            refined_metric = evaluate(parts.levels[-1], refined, opts)
+            if refined_metric < bulk_metric:
+                final = refined
+                parts.kind = "deformable"
+                parts.metric_end = refined_metric
+                parts.final_iterations = n
+                parts.iteration_cap = int(opts["bspline_iterations"])
+            else:
+                parts.notes.append(f"B-spline refinement did not improve the metric "
+                                   f"({bulk_metric:.4f} -> {refined_metric:.4f}); the "
+                                   f"{parts.kind} result is kept")
+        rep = parts.report(transform)
+        metric = rep.metric_end
+        iterations = rep.iterations
+        kind = rep.transform
+    else:
+        final, metric, iterations, rep = _register_2d(fixed, moving, transform, init, opts,
+                                                      progress, cancel)
+        kind = rep.transform
+    start = rep.start
     image = resample_to(moving, fixed, final,
-                        description=f"registered ({transform}, Mattes MI, {init} init) onto "
-                                    f"{_label(fixed)}")
+                        description=f"registered ({kind}, Mattes MI, {start}) onto "
+                                    f"{_label(fixed)}; {rep.verdict}")
     report(progress, STAGE, 1.0)
     return RegistrationResult(image=image, transform=final, metric_value=metric,
-                              iterations=iterations)
+                              iterations=iterations, report=rep)
+
+
+def apply_transform(fixed: Image, moving: Image, transform) -> RegistrationResult:
+    """``moving`` on the fixed grid through a given fixed->moving transform (a SimpleITK
+    transform or a .tfm path); no optimisation, no report (the user's own alignment)."""
+    tx = load_transform(transform) if isinstance(transform, (str, os.PathLike)) else transform
+    dim = 2 if fixed.is_2d and moving.is_2d else 3
+    if tx.GetDimension() != dim:
+        raise InputError(f"a {tx.GetDimension()}-D transform cannot place {_label(moving)} "
+                         f"({dim}-D registration)")
+    image = resample_to(moving, fixed, tx, description=f"placed by a given transform onto "
+                                                       f"{_label(fixed)}")
+    return RegistrationResult(image=image, transform=tx, metric_value=float("nan"),
+                              iterations=0, report=None)
+
+
+def _same_frame(fixed: Image, moving: Image) -> bool:
+    a = fixed.provenance.frame_of_reference_uid
+    b = moving.provenance.frame_of_reference_uid
+    return bool(a) and a == b
+
+
+def _comparable_frames(fixed: Image, moving: Image) -> bool:
+    """Patient coordinates of the two relate directly: same Frame of Reference, or either has
+    none (files without one are taken to be in one scanner space)."""
+    a = fixed.provenance.frame_of_reference_uid
+    b = moving.provenance.frame_of_reference_uid
+    return not a or not b or a == b
+
+
+def _check_patient_overlap(fixed: Image, moving: Image, fixed_s, moving_s, thresholds) -> None:
+    """InputError when two images in one patient space do not overlap there at all."""
+    if not _comparable_frames(fixed, moving):
+        return
+    from .masks import anatomy_mask, inside_fraction, mask_points
+    from .volume import shrink_to
+
+    pts_f = mask_points(anatomy_mask(shrink_to(fixed_s, 8.0), thresholds[0], dilate=0))
+    pts_m = mask_points(anatomy_mask(shrink_to(moving_s, 8.0), thresholds[1], dilate=0))
+    if max(inside_fraction(pts_f, moving_s), inside_fraction(pts_m, fixed_s)) == 0.0:
+        frame = ("share a Frame of Reference" if _same_frame(fixed, moving)
+                 else "have no Frame of Reference, so their positions are taken as given")
+        raise InputError(f"{_label(moving)} and {_label(fixed)} do not overlap in patient space "
+                         f"(they {frame}); nothing to register", _name(moving))
+
+
+def _register_2d(fixed: Image, moving: Image, transform: str, init: str, opts, progress, cancel):
+    """One-slice images: 4 orientations x 2 centres scored at the coarsest level, then the
+    multi-resolution optimisation from the best start (rigid, then affine)."""
+    from .quality import RegistrationReport, affine_problem, affine_shape, rotation_angle_deg
+
+    fixed_s = _gray_sitk(fixed, 2, fixed)
+    moving_s = _gray_sitk(moving, 2, fixed)
+    names = (_label(moving), _label(fixed))
+    centres = ("geometry", "moments") if init == "search" else (init,)
+    starts = []
+    for c in centres:
+        base = _initial_transform(fixed_s, moving_s, c)
+        for quarter in range(4 if init == "search" else 1):
+            tx = sitk.Euler2DTransform(base)
+            tx.SetAngle(quarter * np.pi / 2)
+            starts.append(tx)
+    coarse = {**opts, "shrink_factors": opts["shrink_factors"][:1],
+              "smoothing_sigmas": opts["smoothing_sigmas"][:1], "sampling_percentage":
+              np.atleast_1d(opts["sampling_percentage"])[:1].tolist(), "iterations": 60}
+    scored = []
+    search_share = 0.2 if len(starts) > 1 else 0.0
+    for j, tx in enumerate(starts if len(starts) > 1 else []):
+        trial = sitk.Euler2DTransform(tx)
+        part = sub_progress(progress, search_share * j / len(starts),
+                            search_share * (j + 1) / len(starts))
+        metric, _, _ = _optimize(fixed_s, moving_s, trial, coarse, None, part, cancel, *names)
+        scored.append((metric, j))
+    scored.sort()
+    best = scored[0][1] if scored else 0
+    clear = None
+    gap = None
+    if len(scored) > 1:
+        # Rivals: starts turned differently from the best (>= 90 degrees away: distinct poses).
+        from .quality import CLEAR_WIN
+
+        rivals = [m for m, j in scored if j % 4 != best % 4]
+        gap = (min(rivals) - scored[0][0]) / max(abs(scored[0][0]), 1e-12)
+        clear = gap > CLEAR_WIN
+    reference = sitk.Euler2DTransform(starts[0])
+    rigid = sitk.Euler2DTransform(starts[best])
+    split = 1.0 if transform == "rigid" else 0.6
+    metric, iterations, last = _optimize(fixed_s, moving_s, rigid, opts, None,
+                                   sub_progress(progress, search_share, split), cancel, *names)
+    final: sitk.Transform = rigid
+    kind = "rigid"
+    extra: dict[str, Any] = {}
+    notes: list[str] = []
+    if transform in ("affine", "deformable"):
+        affine = sitk.AffineTransform(2)
+        affine.SetCenter(rigid.GetCenter())
+        affine.SetMatrix(rigid.GetMatrix())
+        affine.SetTranslation(rigid.GetTranslation())
+        a_metric, more, last = _optimize(fixed_s, moving_s, affine, opts, None,
+                                   sub_progress(progress, split, 1.0), cancel, *names)
+        iterations += more
+        matrix = np.reshape(affine.GetMatrix(), (2, 2))
+        det, scales, shear = affine_shape(matrix)
+        extra = {"determinant": det, "scales": scales, "shear": shear}
+        problem = affine_problem(matrix)
+        if problem is None:
+            final, metric, kind = affine, a_metric, "affine"
+        else:
+            extra["affine_rejected"] = True
+            notes.append(f"affine result rejected ({problem}); the rigid result is used")
+        if transform == "deformable":
+            notes.append("deformable refinement is for volumes; one-slice images get affine")
+    from .masks import inside_fraction, mask_points, anatomy_mask
+    from .masks import intensity_range
+
+    m_start = _evaluate_2d(fixed_s, moving_s, reference, opts)
+    m_end = _evaluate_2d(fixed_s, moving_s, final, opts)
+    thr_f = intensity_range(sitk.GetArrayViewFromImage(fixed_s))[1]
+    thr_m = intensity_range(sitk.GetArrayViewFromImage(moving_s))[1]
+    pts_f = mask_points(anatomy_mask(fixed_s, thr_f, dilate=0))
+    pts_m = mask_points(anatomy_mask(moving_s, thr_m, dilate=0))
+    from .quality import map_points
+
+    def _overlap(tx):
+        return max(inside_fraction(map_points(tx, pts_f), moving_s),
+                   inside_fraction(map_points(tx.GetInverse(), pts_m), fixed_s))
+
+    centre = np.asarray(fixed_s.TransformContinuousIndexToPhysicalPoint(
+        [(n - 1) / 2 for n in fixed_s.GetSize()]))[np.newaxis]
+    rep = RegistrationReport(
+        transform=kind, requested=transform,
+        start=(f"orientation search ({len(starts)} starts)" if len(starts) > 1 else
+               {"geometry": "image centres", "moments": "centres of mass"}[init]),
+        starts_tried=len(starts), metric_start=m_start, metric_end=m_end,
+        overlap_start=_overlap(sitk.Euler2DTransform()), overlap_end=_overlap(final),
+        iterations=iterations, final_iterations=last, iteration_cap=int(opts["iterations"]),
+        clear_win=clear,
+        runner_up_gap=gap, rotation_deg=rotation_angle_deg(final),
+        translation_mm=float(np.linalg.norm(map_points(final, centre) - centre)),
+        same_frame_of_reference=_same_frame(fixed, moving), notes=notes, **extra).judge()
+    return final, metric, iterations, rep
+
+
+def _evaluate_2d(fixed_s, moving_s, tx, opts) -> float:
+    method = _registration_method({**opts, "shrink_factors": (1,), "smoothing_sigmas": (0.0,),
+                                   "sampling_percentage": 1.0}, fixed_s.GetSize())
+    method.SetInitialTransform(tx, inPlace=False)
+    try:
+        return float(method.MetricEvaluate(fixed_s, moving_s))
+    except RuntimeError:
+        return 0.0
 
 
 def _optimize(fixed_s, moving_s, transform: sitk.Transform, opts: dict[str, Any], mask,
@@ -134,12 +341,17 @@ def _optimize(fixed_s, moving_s, transform: sitk.Transform, opts: dict[str, Any]
     method.AddCommand(sitk.sitkIterationEvent, state.on_iteration)
     method.AddCommand(sitk.sitkMultiResolutionIterationEvent, state.on_level)
     error = _execute_cancellable(method, fixed_s, moving_s, state, cancel)
+    _raise_if_stopped(state, cancel, error, moving_name, fixed_name)
+    return float(method.GetMetricValue()), state.total_iterations, state.level_iterations
+
+
+def _raise_if_stopped(state, cancel, error, moving_name: str, fixed_name: str) -> None:
+    """Cancelled when the user cancelled; InputError when ITK failed."""
     if state.cancelled or (cancel is not None and cancel.is_set()):
         raise Cancelled("registration cancelled by the user")
     if error is not None:
         raise InputError(f"registration of {moving_name} onto {fixed_name} failed: "
                          f"{_first_line(error)}") from None
-    return float(method.GetMetricValue()), state.total_iterations
 
 
 def _execute_cancellable(method, fixed_s, moving_s, state: "_Observer", cancel
@@ -185,6 +397,7 @@ class _Observer:
         self.progress, self.cancel = progress, cancel
         self.level = -1
         self.total_iterations = 0
+        self.level_iterations = 0  # of the level running (or the last one)
         self.fraction = 0.0
         self.cancelled = False
 
@@ -199,6 +412,7 @@ class _Observer:
     def on_iteration(self) -> None:
         try:
             self.total_iterations += 1
+            self.level_iterations = self.method.GetOptimizerIteration() + 1
             done = min(1.0, (self.method.GetOptimizerIteration() + 1) / self.max_iterations)
             self._report((max(self.level, 0) + done) / self.levels)
             self._check()
@@ -392,7 +606,7 @@ def save_transform(transform: sitk.Transform, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".tfm", ".txt"):
         raise InputError("transform files must end in .tfm", str(path))
-    from .io.guard import atomic_path
+    from ..io.guard import atomic_path
 
     if not path.parent.is_dir():
         raise InputError("folder does not exist", str(path.parent))
