@@ -14,6 +14,9 @@ def register(subparsers) -> None:
                         help="images or DICOM folders (two or more)")
     parser.add_argument("--screenshot", metavar="PNG", default=argparse.SUPPRESS,
                         help="save a screenshot once fusion and metrics are done, then exit")
+    parser.add_argument("--layout", choices=("side-by-side", "mpr"), default="side-by-side",
+                        help="views: stored slices side by side (default), or axial/coronal/"
+                             "sagittal of every image with a linked crosshair and a MIP (mpr)")
     parser.set_defaults(func=run)
 
 

@@ -55,6 +55,7 @@ def run_app(args: Any) -> int:
     from PySide6.QtCore import QTimer
 
     window = create_window()
+    window.doc.set_display(layout=getattr(args, "layout", None) or "side-by-side")
     app.setWindowIcon(window.windowIcon())
     paths = [str(p) for p in (getattr(args, "sources_to_view", None) or [])]
     if getattr(args, "demo", False) and not paths:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
@@ -166,6 +167,7 @@ class MainWindow(QMainWindow):
             else "Exported", 8000))
         self.doc.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.doc.cursorChanged.connect(self._show_values)
+        self.doc.probeChanged.connect(self._show_probe)
         self.doc.sliceChanged.connect(lambda _k: self._show_values(self.doc.cursor))
         self.viewer.filesDroppedOnSlot.connect(
             lambda paths, slot: self.load_paths(paths, None if slot < 0 else slot))
@@ -378,6 +380,24 @@ class MainWindow(QMainWindow):
                 parts.append(f"{layer.name.split(':')[0]}: {value:.5g}{unit}")
         self.cursor_label.setText("   |   ".join(parts))
 
+    def _show_probe(self, point) -> None:
+        """The value of every image at a patient point (three-plane views), original units."""
+        from ..analysis.mpr import patient_to_array
+
+        if point is None:
+            self.cursor_label.setText("")
+            return
+        parts = [f"x {point[0]:.1f}  y {point[1]:.1f}  z {point[2]:.1f} mm"]
+        for layer in self.doc.layers():
+            img = layer.image
+            z, y, x = patient_to_array(point, img.origin, img.spacing, img.direction)
+            k = int(np.floor(z))
+            value = layer.value_at(k, x, y) if 0 <= k < layer.num_slices else None
+            if value is not None:
+                unit = f" {layer.units}" if layer.units and layer.units != "0-255" else ""
+                parts.append(f"{layer.name.split(':')[0]}: {value:.5g}{unit}")
+        self.cursor_label.setText("   |   ".join(parts))
+
     # --- layout persistence ----------------------------------------------------------------------
     def _default_layout(self) -> None:
         self.resize(1600, 980)
@@ -407,5 +427,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_layout()
+        self.viewer.explain.close()
         self.controller.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,264 @@
+"""Three-plane layout: axial, coronal and sagittal of every source and of the fused volume with
+a crosshair linked in patient coordinates, orientation letters, true aspect, and a rotatable
+coronal MIP of the functional source. Geometry lives in analysis/mpr.py."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ..analysis import mpr
+from ..pipeline import functional_index
+from . import colormaps, display
+from .document import Document
+from .slice_view import SliceView, ruler_length_mm
+
+
+class LayerGeometry:
+    """A layer's canonical (S, P, L) view and patient-coordinate mapping (cached per layer)."""
+
+    def __init__(self, layer):
+        img = layer.image
+        self.layer = layer
+        self.orient = mpr.Orientation.of(img.direction)
+        self.canon = mpr.canonical(img.array, self.orient)
+        self.cspacing = mpr.canonical_spacing(img.spacing, self.orient)
+        self.shape = tuple(self.canon.shape[:3])
+
+    def to_canonical(self, point) -> tuple[float, float, float]:
+        img = self.layer.image
+        zyx = mpr.patient_to_array(point, img.origin, img.spacing, img.direction)
+        return mpr.array_to_canonical(zyx, img.array.shape[:3], self.orient)
+
+    def to_patient(self, spl) -> np.ndarray:
+        img = self.layer.image
+        zyx = mpr.canonical_to_array(spl, img.array.shape[:3], self.orient)
+        return mpr.array_to_patient(zyx, img.origin, img.spacing, img.direction)
+
+    def to_array(self, point) -> tuple[float, float, float]:
+        img = self.layer.image
+        return mpr.patient_to_array(point, img.origin, img.spacing, img.direction)
+
+    def centre(self) -> np.ndarray:
+        return self.to_patient(tuple(n / 2.0 for n in self.shape))
+
+
+class MprPanel(QWidget):
+    """Rows: each source, then the fused image; columns: axial, coronal, sagittal; the MIP of
+    the functional source on the right with its rotation slider."""
+
+    def __init__(self, doc: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.doc = doc
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(3)
+        self.rows: list[tuple[object, LayerGeometry, dict[str, SliceView]]] = []
+        self.mip_view = SliceView(self)
+        self.mip_slider = QSlider(Qt.Orientation.Horizontal)
+        self.mip_slider.setRange(0, 35)
+        self.mip_slider.setToolTip("Rotate the MIP about the patient's long axis (10° steps)")
+        self.mip_label = QLabel("0°")
+        mip_box = QWidget()
+        box = QVBoxLayout(mip_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.mip_view, 1)
+        box.addWidget(self.mip_slider)
+        box.addWidget(self.mip_label)
+        self.mip_box = mip_box
+        self.left_mode = "wl"
+        self._mip_key = None
+        self._rebuilding = False
+        self.mip_slider.valueChanged.connect(
+            lambda v: self.doc.set_display(mip_angle=int(v) * 10))
+        doc.layersChanged.connect(self.rebuild)
+        doc.pointChanged.connect(self.render)
+        doc.levelsChanged.connect(self.render)
+        doc.displayChanged.connect(self.render)
+        doc.sliceChanged.connect(self._on_slice)
+        doc.measureChanged.connect(self._on_ruler)
+        self.rebuild()
+
+    # --- structure -------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        for _layer, _geo, views in self.rows:
+            for v in views.values():
+                self.grid.removeWidget(v)
+                v.deleteLater()
+        self.grid.removeWidget(self.mip_box)
+        self.rows = []
+        layers = self.doc.layers()
+        for r, layer in enumerate(layers):
+            geo = LayerGeometry(layer)
+            views = {}
+            for c, plane in enumerate(mpr.PLANES):
+                view = SliceView(self)
+                view.set_left_mode(self.left_mode)
+                view.set_edge_letters(mpr.EDGE_LETTERS[plane])
+                view.clicked.connect(lambda x, y, g=geo, p=plane: self._clicked(g, p, x, y))
+                view.sliceStep.connect(lambda d, g=geo, p=plane: self._step(g, p, d))
+                view.cursorMoved.connect(lambda pos, g=geo, p=plane: self._hover(g, p, pos))
+                view.levelsEdited.connect(lambda lv, l=layer: self.doc.set_levels(l, lv))
+                view.rulerMoved.connect(lambda a, b, f, key=(r, plane):
+                                        self.doc.set_ruler((("mpr",) + key, a, b)))
+                self.grid.addWidget(view, r, c)
+                views[plane] = view
+            self.rows.append((layer, geo, views))
+        if layers:
+            self.grid.addWidget(self.mip_box, 0, 3, max(len(layers), 1), 1)
+        for c in range(4):
+            self.grid.setColumnStretch(c, 1)
+        if layers and self.doc.point is None:
+            self.doc.point = tuple(float(v) for v in self._slice_point(self.doc.slice_index))
+        self._mip_key = None
+        self.render()
+
+    def views(self) -> list[SliceView]:
+        return [v for _l, _g, views in self.rows for v in views.values()]
+
+    def view(self, row: int, plane: str) -> SliceView:
+        return self.rows[row][2][plane]
+
+    def set_left_mode(self, mode: str) -> None:
+        self.left_mode = mode
+        for v in self.views():
+            v.set_left_mode(mode)
+
+    # --- navigation --------------------------------------------------------------------------
+    def _slice_point(self, k: int) -> np.ndarray:
+        """The patient point at the centre of stored slice k of the first layer."""
+        geo = self.rows[0][1]
+        img = geo.layer.image
+        z, y, x = img.array.shape[:3]
+        return mpr.array_to_patient((k + 0.5, y / 2.0, x / 2.0), img.origin, img.spacing,
+                                    img.direction)
+
+    def _current(self, geo: LayerGeometry) -> tuple[float, float, float]:
+        point = self.doc.point if self.doc.point is not None else geo.centre()
+        return geo.to_canonical(point)
+
+    def _clicked(self, geo: LayerGeometry, plane: str, x: float, y: float) -> None:
+        spl = self._current(geo)
+        idx = mpr.canonical_to_plane(plane, spl, geo.shape)[0]
+        self._move_to(geo, mpr.plane_to_canonical(plane, idx, x, y, geo.shape))
+
+    def _step(self, geo: LayerGeometry, plane: str, delta: int) -> None:
+        spl = list(self._current(geo))
+        axis = mpr.NORMAL_AXIS[plane]
+        spl[axis] = float(np.clip(np.floor(spl[axis]) + 0.5 + delta, 0.5, geo.shape[axis] - 0.5))
+        self._move_to(geo, tuple(spl))
+
+    def _move_to(self, geo: LayerGeometry, spl) -> None:
+        point = geo.to_patient(spl)
+        self.doc.set_point(point)
+        first = self.rows[0][1]
+        k = int(np.floor(first.to_array(point)[0]))
+        if 0 <= k < self.doc.num_slices() and k != self.doc.slice_index:
+            self._own_slice = k
+            self.doc.set_slice(k)
+
+    def _on_slice(self, k: int) -> None:
+        """The stored-slice slider moved: the crosshair goes to that slice."""
+        if getattr(self, "_own_slice", None) == k or not self.rows:
+            self._own_slice = None
+            return
+        first = self.rows[0][1]
+        point = self.doc.point if self.doc.point is not None else first.centre()
+        zyx = list(first.to_array(point))
+        zyx[0] = k + 0.5
+        img = first.layer.image
+        self.doc.set_point(mpr.array_to_patient(zyx, img.origin, img.spacing, img.direction))
+
+    def _hover(self, geo: LayerGeometry, plane: str, pos) -> None:
+        if pos is None:
+            self.doc.set_probe(None)
+            return
+        spl = self._current(geo)
+        idx = mpr.canonical_to_plane(plane, spl, geo.shape)[0]
+        self.doc.set_probe(geo.to_patient(mpr.plane_to_canonical(plane, idx, pos[0], pos[1],
+                                                                   geo.shape)))
+
+    # --- drawing -----------------------------------------------------------------------------
+    def functional_row(self) -> int | None:
+        srcs = [l for l, _g, _v in self.rows if l.role == "source"]
+        f = functional_index([l.image for l in srcs]) if srcs else None
+        return f
+
+    def render(self, *_args) -> None:
+        if not self.rows:
+            return
+        func = self.functional_row()
+        func_layer = self.rows[func][0] if func is not None else None
+        for layer, geo, views in self.rows:
+            spl = self._current(geo)
+            for plane, view in views.items():
+                idx, col, row = mpr.canonical_to_plane(plane, spl, geo.shape)
+                arr = mpr.plane_image(geo.canon, plane, int(np.floor(idx)))
+                view.set_pixel_aspect(mpr.plane_pixel_mm(geo.cspacing, plane))
+                levels = self.doc.levels(layer)
+                title = f"{layer.name.split(':')[0]} {plane}"
+                if layer.role == "fused" and func_layer is not None and arr.ndim == 2 \
+                        and func_layer.is_functional:
+                    fgeo = self.rows[func][1]
+                    farr = mpr.plane_image(fgeo.canon, plane, int(np.floor(idx)))
+                    if farr.shape == arr.shape:
+                        arr = colormaps.coloured_fusion(
+                            display.apply_levels(arr, levels),
+                            display.apply_levels(farr, self.doc.levels(func_layer)),
+                            colormaps.lut(self.doc.colormap))
+                        levels = (0.0, 1.0)
+                view.set_title(title)
+                view.set_slice(arr, levels)
+                if layer.is_functional:
+                    table = colormaps.lut_u8(self.doc.colormap)
+                    view.set_lut(self.doc.colormap, table)
+                    if plane == "sagittal":
+                        lo, hi = self.doc.levels(layer)
+                        view.set_colorbar(table, lo * layer.scale, hi * layer.scale, layer.units)
+                else:
+                    view.set_lut(None)
+                view.show_cursor((col, row))
+        self._render_mip(func_layer, func)
+
+    def _render_mip(self, layer, row) -> None:
+        if layer is None:
+            layer, row = self.rows[0][0], 0
+        geo = self.rows[row][1]
+        angle = int(self.doc.mip_angle)
+        key = (id(layer.image), angle)
+        if key != self._mip_key and not layer.image.is_color:
+            self._mip = mpr.mip(geo.canon, angle)
+            self._mip_key = key
+        if layer.image.is_color:
+            self.mip_view.clear("MIP of a greyscale source")
+            return
+        step = max(1, int(np.ceil(max(geo.shape[1], geo.shape[2]) / 256)))
+        self.mip_view.set_pixel_aspect((geo.cspacing[2] * step, geo.cspacing[0]))
+        self.mip_view.set_title(f"MIP {layer.name.split(':')[0]} (coronal, {angle}°)")
+        self.mip_view.set_slice(self._mip, self.doc.levels(layer))
+        if layer.is_functional:
+            self.mip_view.set_lut(self.doc.colormap, colormaps.lut_u8(self.doc.colormap))
+        self.mip_view.set_edge_letters(("R", "L", "S", "I") if angle % 360 == 0 else
+                                       ("", "", "S", "I"))
+        self.mip_label.setText(f"rotation {angle}°")
+        if self.mip_slider.value() * 10 != angle:
+            self.mip_slider.blockSignals(True)
+            self.mip_slider.setValue(angle // 10)
+            self.mip_slider.blockSignals(False)
+
+    def _on_ruler(self) -> None:
+        ruler = self.doc.ruler
+        for r, (_l, _g, views) in enumerate(self.rows):
+            for plane, view in views.items():
+                if ruler is not None and ruler[0] == ("mpr", r, plane):
+                    view.show_ruler(ruler[1], ruler[2])
+                else:
+                    view.show_ruler(None, None)
+
+    def ruler_mm(self) -> float | None:
+        ruler = self.doc.ruler
+        if ruler is None or ruler[0][0] != "mpr":
+            return None
+        view = self.view(ruler[0][1], ruler[0][2])
+        return ruler_length_mm(ruler[1], ruler[2], view.pixel_mm)
