@@ -290,13 +290,16 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(self.doc, self.settings, self,
                               kind=kind if isinstance(kind, str) else "png")
         if dialog.exec():
-            self.export_to(dialog.kind, str(dialog.path), dialog.force)
+            self.export_to(dialog.kind, str(dialog.path), dialog.force, dialog.anonymise)
 
-    def export_to(self, kind: str, path: str, force: bool = False) -> bool:
+    def export_to(self, kind: str, path: str, force: bool = False,
+                  anonymise: bool | None = None) -> bool:
         """Write one export kind to path (PNG/DICOM/NIfTI in a worker; CSV, screenshot here)
-        after the one destination check (``export_dialog.check_export``)."""
+        after the one destination check (``export_dialog.check_export``); ``anonymise``
+        (default: the Anonymise toggle) writes DICOM and CSV without patient identity."""
         from ..pipeline import write_text
 
+        anonymise = self.doc.anonymise if anonymise is None else bool(anonymise)
         try:
             check_export(kind, path, self.doc, force)
             if kind == "screenshot":
@@ -304,15 +307,18 @@ class MainWindow(QMainWindow):
             elif kind == "metrics":
                 write_text(path, self.metrics.csv_text(), force=force,
                            sources=export_sources(self.doc))
+            elif kind == "roi":
+                write_text(path, self.roi_panel.csv_text(anonymise), force=force,
+                           sources=export_sources(self.doc))
         except InputError as exc:
             self.show_error("Export", str(exc))
             return False
-        if kind in ("screenshot", "metrics"):
+        if kind in ("screenshot", "metrics", "roi"):
             self.controller.exportFinished.emit([Path(path)])
             return True
         k = self.doc.slice_index if kind == "png" else None
         fmt = {"png": "png", "png_all": "png", "dicom": "dicom", "nifti": "nifti"}[kind]
-        return self.controller.export(path, fmt, force, slice_index=k)
+        return self.controller.export(path, fmt, force, slice_index=k, anonymise=anonymise)
 
     def save_screenshot(self, path: str) -> bool:
         """The window as a PNG (``--screenshot``: replaces an existing file, never a source)."""

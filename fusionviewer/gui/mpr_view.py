@@ -186,6 +186,8 @@ class MprPanel(QWidget):
         return f
 
     def render(self, *_args) -> None:
+        from .viewer import _raw_map, _span
+
         if not self.rows:
             return
         func = self.functional_row()
@@ -208,6 +210,11 @@ class MprPanel(QWidget):
                             display.apply_levels(farr, self.doc.levels(func_layer)),
                             colormaps.lut(self.doc.colormap))
                         levels = (0.0, 1.0)
+                if levels == (0.0, 1.0) and arr.ndim == 3 and layer.role == "fused":
+                    view.to_raw, view.raw_unit = (lambda v: v), ""
+                else:
+                    view.to_raw, view.raw_unit = _raw_map(layer)
+                view.level_span = _span(layer)
                 view.set_title(title)
                 view.set_slice(arr, levels)
                 if layer.is_functional:
@@ -222,6 +229,8 @@ class MprPanel(QWidget):
         self._render_mip(func_layer, func)
 
     def _render_mip(self, layer, row) -> None:
+        from .viewer import _raw_map
+
         if layer is None:
             layer, row = self.rows[0][0], 0
         geo = self.rows[row][1]
@@ -236,6 +245,7 @@ class MprPanel(QWidget):
         step = max(1, int(np.ceil(max(geo.shape[1], geo.shape[2]) / 256)))
         self.mip_view.set_pixel_aspect((geo.cspacing[2] * step, geo.cspacing[0]))
         self.mip_view.set_title(f"MIP {layer.name.split(':')[0]} (coronal, {angle}°)")
+        self.mip_view.to_raw, self.mip_view.raw_unit = _raw_map(layer)
         self.mip_view.set_slice(self._mip, self.doc.levels(layer))
         if layer.is_functional:
             self.mip_view.set_lut(self.doc.colormap, colormaps.lut_u8(self.doc.colormap))
