@@ -7,19 +7,14 @@ from PySide6.QtCore import QObject, Signal
 
 from ..analysis.contribution import (SOURCE_COLOURS, contribution_rgb, contribution_shares,
                                      residual)
+from ..analysis.explain import source_stack
 from .workers import TaskRunner
-
-
-def slice_stack(result, k: int) -> np.ndarray:
-    """(N, H, W) float32 [0, 1] luminance of the fusion inputs at slice k."""
-    return np.stack([s.luminance()[k] if s.is_color else s.array[k].astype(np.float32)
-                     for s in result.sources])
 
 
 def explain_slice(result, k: int, mode: str) -> np.ndarray:
     """Contribution: the fused slice coloured by each source's share, (H, W, 3). Residual:
     |source - best local linear fit from the fused slice| of each source, side by side."""
-    stack = slice_stack(result, k)
+    stack = source_stack(result, k)
     fused = result.fused_gray[k]
     if mode == "contribution":
         return contribution_rgb(fused, contribution_shares(result.method, stack))
