@@ -193,8 +193,10 @@ class Document(QObject):
                 name = f"{SLOT_NAMES[i]}: {loaded[i].label}" if i < len(loaded) else SLOT_NAMES[i]
                 orig = originals[i] if i < len(originals) else None
                 shown = orig if orig is not None else img
+                src = loaded[i] if i < len(loaded) else None
+                kept = src.display_range if src is not None and orig is src.image else None
                 layers.append(self._source_layer(name, shown, orig,
-                                                 loaded[i].image if i < len(loaded) else img))
+                                                 src.image if src is not None else img, kept))
             method = getattr(self.result, "method", "")
             layers.append(Layer(f"Fused ({method})" if method else "Fused",
                                 self.result.fused, "fused", "0-255"))

@@ -132,6 +132,9 @@ class ElidedLabel(QLabel):
         self.setToolTip(text)
         self._elide()
 
+    def text(self) -> str:  # the whole text, as set (Qt paints the elided one)
+        return self.full_text
+
     def text_shown(self) -> str:
         return super().text()
 
