@@ -82,24 +82,32 @@ class MprPanel(QWidget):
 
     # --- structure -------------------------------------------------------------------------
     def rebuild(self) -> None:
-        for _layer, _geo, views in self.rows:
+        """One row per layer; views are reused (making a view takes tens of ms)."""
+        layers = self.doc.layers()
+        self.grid.removeWidget(self.mip_box)
+        while len(self.rows) > len(layers):
+            _l, _g, views = self.rows.pop()
             for v in views.values():
                 self.grid.removeWidget(v)
                 v.deleteLater()
-        self.grid.removeWidget(self.mip_box)
-        self.rows = []
-        layers = self.doc.layers()
         for r, layer in enumerate(layers):
             geo = LayerGeometry(layer)
+            if r < len(self.rows):
+                views = self.rows[r][2]
+                self.rows[r] = (layer, geo, views)
+                for view in views.values():
+                    view.shown_key = None
+                continue
             views = {}
             for c, plane in enumerate(mpr.PLANES):
                 view = SliceView(self)
+                view.shown_key = None
                 view.set_left_mode(self.left_mode)
                 view.set_edge_letters(mpr.EDGE_LETTERS[plane])
-                view.clicked.connect(lambda x, y, g=geo, p=plane: self._clicked(g, p, x, y))
-                view.sliceStep.connect(lambda d, g=geo, p=plane: self._step(g, p, d))
-                view.cursorMoved.connect(lambda pos, g=geo, p=plane: self._hover(g, p, pos))
-                view.levelsEdited.connect(lambda lv, l=layer: self.doc.set_levels(l, lv))
+                view.clicked.connect(lambda x, y, r=r, p=plane: self._clicked(self._geo(r), p, x, y))
+                view.sliceStep.connect(lambda d, r=r, p=plane: self._step(self._geo(r), p, d))
+                view.cursorMoved.connect(lambda pos, r=r, p=plane: self._hover(self._geo(r), p, pos))
+                view.levelsEdited.connect(lambda lv, r=r: self.doc.set_levels(self.rows[r][0], lv))
                 view.rulerMoved.connect(lambda a, b, f, key=(r, plane):
                                         self.doc.set_ruler((("mpr",) + key, a, b)))
                 self.grid.addWidget(view, r, c)
@@ -113,6 +121,14 @@ class MprPanel(QWidget):
             self.doc.point = tuple(float(v) for v in self._slice_point(self.doc.slice_index))
         self._mip_key = None
         self.render()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if getattr(self, "_dirty", True):
+            self.render()
+
+    def _geo(self, row: int) -> LayerGeometry:
+        return self.rows[row][1]
 
     def views(self) -> list[SliceView]:
         return [v for _l, _g, views in self.rows for v in views.values()]
@@ -190,20 +206,31 @@ class MprPanel(QWidget):
 
         if not self.rows:
             return
+        if not self.isVisible():
+            self._dirty = True  # drawn when shown
+            return
+        self._dirty = False
         func = self.functional_row()
         func_layer = self.rows[func][0] if func is not None else None
         for layer, geo, views in self.rows:
             spl = self._current(geo)
             for plane, view in views.items():
                 idx, col, row = mpr.canonical_to_plane(plane, spl, geo.shape)
-                arr = mpr.plane_image(geo.canon, plane, int(np.floor(idx)))
-                view.set_pixel_aspect(mpr.plane_pixel_mm(geo.cspacing, plane))
+                index = int(np.floor(idx))
                 levels = self.doc.levels(layer)
+                key = (id(layer.image), index, levels, self.doc.colormap,
+                       self.doc.levels(func_layer) if func_layer is not None else None)
+                if key == view.shown_key:  # same image: only the crosshair moves
+                    view.show_cursor((col, row))
+                    continue
+                view.shown_key = key
+                arr = mpr.plane_image(geo.canon, plane, index)
+                view.set_pixel_aspect(mpr.plane_pixel_mm(geo.cspacing, plane))
                 title = f"{layer.name.split(':')[0]} {plane}"
                 if layer.role == "fused" and func_layer is not None and arr.ndim == 2 \
                         and func_layer.is_functional:
                     fgeo = self.rows[func][1]
-                    farr = mpr.plane_image(fgeo.canon, plane, int(np.floor(idx)))
+                    farr = mpr.plane_image(fgeo.canon, plane, index)
                     if farr.shape == arr.shape:
                         arr = colormaps.coloured_fusion(
                             display.apply_levels(arr, levels),

@@ -128,6 +128,8 @@ class ElidedLabel(QLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        if text == self.full_text and text:
+            return
         self.full_text = text
         self.setToolTip(text)
         self._elide()

@@ -303,6 +303,8 @@ class ViewerPanel(QWidget):
     def render(self, *_args) -> None:
         k = self.doc.slice_index
         for i, view in enumerate(self.source_views()):
+            if self.doc.layout == LAYOUT_MPR:
+                break  # hidden: drawn again when the side-by-side layout returns
             layer = self.view_layers[i] if i < len(self.view_layers) else None
             if layer is None:
                 view.set_title(f"{SLOT_NAMES[i]}: (empty)")
@@ -315,7 +317,8 @@ class ViewerPanel(QWidget):
             view.level_span = _span(layer)
             view.set_slice(layer.display(k), self.doc.levels(layer))
             apply_colour(view, layer, self.doc)
-        self.render_fused()
+        if self.doc.layout != LAYOUT_MPR:
+            self.render_fused()
         n = self.doc.num_slices()
         self.slice_label.setText(f"slice {k + 1} / {n}")
         if self.slider.value() != k:
