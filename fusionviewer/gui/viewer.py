@@ -190,6 +190,7 @@ class ViewerPanel(QWidget):
                 self.view_layers[slot] = layer
         for i, view in enumerate(self.views):
             self._fill_presets(i)
+        self._show_colour_box()
         n = self.doc.num_slices()
         self.slider.blockSignals(True)
         self.slider.setRange(0, n - 1)
@@ -436,9 +437,7 @@ class ViewerPanel(QWidget):
         for w in (self.tile, self.tile_label):
             w.setVisible(mode == MODE_CHECKER)
         self.legend.setVisible(mode == MODE_CONTRIB)
-        has_func = any(l is not None and l.is_functional for l in self.view_layers)
-        for w in (self.cmap_combo, self.cmap_label):
-            w.setVisible(has_func)
+        self._show_colour_box()
         if self.cmap_combo.currentData() != self.doc.colormap:
             self.cmap_combo.blockSignals(True)
             self.cmap_combo.setCurrentIndex(self.cmap_combo.findData(self.doc.colormap))
@@ -450,6 +449,12 @@ class ViewerPanel(QWidget):
             self.layout_combo.blockSignals(False)
         self._show_layout()
         self.render()
+
+    def _show_colour_box(self) -> None:
+        """The colour-map box only when a greyscale PET/SPECT is loaded."""
+        has_func = any(l is not None and l.is_functional for l in self.view_layers)
+        for w in (self.cmap_combo, self.cmap_label):
+            w.setVisible(has_func)
 
     def _show_layout(self) -> None:
         if self.doc.layout == LAYOUT_MPR:

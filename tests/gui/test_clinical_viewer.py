@@ -131,6 +131,7 @@ def test_colour_map_and_colour_bar_survive_slice_and_layout(qtbot, fused):
     win, result = fused
     viewer = win.viewer
     pet_view = viewer.views[1]
+    assert not viewer.cmap_combo.isHidden()  # shown as soon as a greyscale PET is loaded
     assert pet_view.lut_name == "hot iron" and pet_view.colorbar.isVisible()
     lo, hi = win.doc.levels(viewer.view_layers[1])
     assert (lo, hi) == (0.0, float(result.originals[1].array.max()))  # 0..max, no saturation
