@@ -371,8 +371,8 @@ def _units(image: Image) -> str:
     rasters, whose grey levels have no unit)."""
     if image.normalization is not None and image.normalization.kind != "window":
         return ""
+    if image.array.dtype == np.uint8 or image.is_color:
+        return ""  # 8-bit pictures (PNG, 8-bit NIfTI): grey levels, whatever the modality
     if image.modality == "CT":
         return "HU"
-    if image.array.dtype == np.uint8 or image.is_color:
-        return ""
     return {"PT": "Bq/ml", "NM": "counts", "MR": "MR units"}.get(image.modality, "")

@@ -237,8 +237,8 @@ class MprPanel(QWidget):
                             display.apply_levels(farr, self.doc.levels(func_layer)),
                             colormaps.lut(self.doc.colormap))
                         levels = (0.0, 1.0)
-                if levels == (0.0, 1.0) and arr.ndim == 3 and layer.role == "fused":
-                    view.to_raw, view.raw_unit = (lambda v: v), ""
+                if layer.role == "fused":
+                    view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
                 else:
                     view.to_raw, view.raw_unit = _raw_map(layer)
                 view.level_span = _span(layer)
