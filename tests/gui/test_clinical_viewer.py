@@ -102,6 +102,8 @@ def test_values_and_roi_statistics_in_original_units(qtbot, fused):
     doc.set_roi((HOT[2] - 5.0, HOT[1] - 4.0, 10.0, 8.0))
     win.roi_panel.shape_combo.setCurrentIndex(1)
     assert doc.roi_shape == "ellipse"
+    view = win.viewer.views[0]
+    assert view.ellipse.isVisible() and view.ellipse.rect().width() == 10.0  # drawn as one
     yy, xx = np.mgrid[0:48, 0:40] + 0.5
     inside = ((xx - HOT[2]) / 5) ** 2 + ((yy - HOT[1]) / 4) ** 2 <= 1
     pet_stats = win.roi_panel.stats[1]
