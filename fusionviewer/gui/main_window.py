@@ -434,5 +434,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.save_layout()
         self.viewer.explain.close()
+        if self.viewer.mpr is not None:
+            self.viewer.mpr.runner.close()
         self.controller.shutdown()
         super().closeEvent(event)

@@ -69,6 +69,10 @@ class MprPanel(QWidget):
         self.mip_box = mip_box
         self.left_mode = "wl"
         self._mip_key = None
+        self._mip_pending = None
+        from .workers import TaskRunner
+
+        self.runner = TaskRunner(self, max_threads=1)
         self._rebuilding = False
         self.mip_slider.valueChanged.connect(
             lambda v: self.doc.set_display(mip_angle=int(v) * 10))
@@ -263,12 +267,20 @@ class MprPanel(QWidget):
         geo = self.rows[row][1]
         angle = int(self.doc.mip_angle)
         key = (id(layer.image), angle)
-        if key != self._mip_key and not layer.image.is_color:
-            self._mip = mpr.mip(geo.canon, angle)
-            self._mip_key = key
         if layer.image.is_color:
             self.mip_view.clear("MIP of a greyscale source")
             return
+        if key != self._mip_key:
+            if angle % 360 == 0:  # a plain projection is quick; a rotation goes to a worker
+                self._mip, self._mip_key = mpr.mip(geo.canon, 0.0), key
+            else:
+                if self._mip_pending != key:
+                    self._mip_pending = key
+                    self.runner.start(mpr.mip, geo.canon, float(angle), name="mip",
+                                      finished=lambda m, k=key: self._mip_ready(k, m))
+                if self._mip_key is None or self._mip_key[0] != key[0]:
+                    return
+                angle = self._mip_key[1]  # the previous projection until the new one is done
         step = max(1, int(np.ceil(max(geo.shape[1], geo.shape[2]) / 256)))
         self.mip_view.set_pixel_aspect((geo.cspacing[2] * step, geo.cspacing[0]))
         self.mip_view.set_title(f"MIP {layer.name.split(':')[0]} (coronal, {angle}°)")
@@ -279,10 +291,19 @@ class MprPanel(QWidget):
         self.mip_view.set_edge_letters(("R", "L", "S", "I") if angle % 360 == 0 else
                                        ("", "", "S", "I"))
         self.mip_label.setText(f"rotation {angle}°")
-        if self.mip_slider.value() * 10 != angle:
+        if self.mip_slider.value() * 10 != int(self.doc.mip_angle):
             self.mip_slider.blockSignals(True)
-            self.mip_slider.setValue(angle // 10)
+            self.mip_slider.setValue(int(self.doc.mip_angle) // 10)
             self.mip_slider.blockSignals(False)
+
+    def _mip_ready(self, key, image) -> None:
+        """A rotated projection arrived from the worker: show it (a newer angle asks again)."""
+        self._mip, self._mip_key = image, key
+        if self._mip_pending == key:
+            self._mip_pending = None
+        if self.rows:
+            func = self.functional_row()
+            self._render_mip(self.rows[func][0] if func is not None else None, func)
 
     def _on_ruler(self) -> None:
         ruler = self.doc.ruler

@@ -72,8 +72,9 @@ def test_mip_of_the_functional_source_rotates(qtbot, fused):
     # the hot spot's column (x) and row (z from the top) in the coronal MIP
     row, col = np.unravel_index(np.argmax(mip0), mip0.shape)
     assert (row, col) == (pet.shape[0] - 1 - HOT[0], HOT[2])
-    mpr.mip_slider.setValue(9)  # 90 degrees
+    mpr.mip_slider.setValue(9)  # 90 degrees, rotated in a worker
     assert win.doc.mip_angle == 90
+    qtbot.waitUntil(lambda: "90°" in mpr.mip_view.title.text(), timeout=WAIT_MS)
     turned = np.array(mpr.mip_view.image_item.image)
     assert np.unravel_index(np.argmax(turned), turned.shape)[1] != col
 
