@@ -52,29 +52,39 @@ class Layer:
         return self.image.array[self.slice_index(k)]
 
     def measured_volume(self) -> np.ndarray:
-        """The [z, y, x] gray volume in original units (before ``scale``) that values and ROI
-        statistics read: the original (luminance of colour), or the fused image x 255."""
-        if self._gray is not None:
-            return self._gray
+        """The [z, y, x] gray volume in original units (before ``scale``) that ROI statistics
+        read: the original (luminance of colour), or the fused image x 255 (cached)."""
+        if self._gray is None:
+            img = self.original if self.original is not None else self.image
+            if not img.is_color and self.role != "fused" and (
+                    self.original is not None or img.normalization is None
+                    or img.normalization.kind == "identity"):
+                self._gray = img.array  # no copy: the original voxels
+            else:
+                self._gray = np.stack([self._gray_slice(k) for k in range(self.num_slices)])
+        return self._gray
+
+    def _gray_slice(self, k: int) -> np.ndarray:
+        """One slice of ``measured_volume`` (computed alone: no whole-volume copy)."""
         img = self.original if self.original is not None else self.image
+        if self._gray is not None:
+            return self._gray[k]
+        arr = img.array[k]
+        if img.is_color:
+            arr = arr.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
         if self.role == "fused":
-            gray = img.luminance() * np.float32(255.0)
-        elif img.is_color:
-            gray = img.luminance()
-        elif self.original is None and img.normalization is not None \
+            return np.asarray(arr, dtype=np.float32) * np.float32(255.0)
+        if self.original is None and img.normalization is not None \
                 and img.normalization.kind != "identity":
-            gray = img.normalization.invert(img.array.astype(np.float32))
-        else:
-            gray = img.array
-        self._gray = gray
-        return gray
+            return img.normalization.invert(np.asarray(arr, dtype=np.float32))
+        return arr
 
     def values(self, k: int) -> np.ndarray:
         """Gray values of the slice in read-out units (original units x scale), cached."""
         k = self.slice_index(k)
         if self._values is not None and self._values[0] == k:
             return self._values[1]
-        arr = np.asarray(self.measured_volume()[k], dtype=np.float32)
+        arr = np.asarray(self._gray_slice(k), dtype=np.float32)
         if self.scale != 1.0:
             arr = arr * np.float32(self.scale)
         self._values = (k, arr)
@@ -82,11 +92,10 @@ class Layer:
 
     def value_at(self, k: int, x: float, y: float) -> float | None:
         """The read-out value at pixel (x, y) of slice k, None outside the image."""
-        vals = self.measured_volume()
-        k = self.slice_index(k)
+        vals = self.values(k)
         ix, iy = int(np.floor(x)), int(np.floor(y))
-        if 0 <= iy < vals.shape[1] and 0 <= ix < vals.shape[2]:
-            return float(vals[k, iy, ix]) * self.scale
+        if 0 <= iy < vals.shape[0] and 0 <= ix < vals.shape[1]:
+            return float(vals[iy, ix])
         return None
 
     def default_levels(self) -> tuple[float, float]:

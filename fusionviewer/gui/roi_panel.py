@@ -201,8 +201,13 @@ class RoiPanel(QWidget):
 def layer_statistics(layer, region) -> dict[str, float]:
     """ROI statistics of one layer in its read-out units (original values x the SUV factor);
     the 1 ml peak for PET/SPECT."""
-    volume = layer.measured_volume()
+    import dataclasses
+
     spacing = layer.image.spacing
+    if region.z0 == region.z1 and not layer.is_functional:  # one slice: no volume copy
+        values = layer.values(region.z0)[None]
+        return region_statistics(values, spacing, dataclasses.replace(region, z0=0, z1=0))
+    volume = layer.measured_volume()
     stats = region_statistics(volume, spacing, region, peak=layer.is_functional)
     if layer.scale != 1.0:
         for key in ("mean", "sd", "min", "max", "peak"):
