@@ -14,6 +14,13 @@ S=resources/samples
     --screenshot "$OUT/spect-mri.png"
 "$PY" -m fusionviewer view "$S/nifti/ct-mri-34/ct.nii.gz" "$S/nifti/ct-mri-34/mr.nii.gz" \
     --layout mpr --screenshot "$OUT/three-planes.png"
+# three planes of a real CT-MR pair (rigid registration, CNN) when the shared data is there
+REAL=../shared/data/real3d/mridir-porcine-head
+SHOTS=("$OUT"/ct-mri.png "$OUT"/spect-mri.png "$OUT"/three-planes.png "$OUT"/contribution.png)
+if [ -d "$REAL/CT" ]; then
+    "$PY" docs/screenshots/real3d_mpr.py "$REAL/CT" "$REAL/MR_T2" "$OUT/three-planes-real.png"
+    SHOTS+=("$OUT/three-planes-real.png")
+fi
 # the contribution mode (PET-MRI: the grey PET in hot iron)
 "$PY" - "$S/pet-mri/mri/30070.png" "$S/pet-mri/pet/30070.png" "$OUT/contribution.png" <<'PYEOF'
 import sys
@@ -42,7 +49,7 @@ win.load_paths(sys.argv[1:3])
 QTimer.singleShot(600_000, lambda: app.exit(1))
 sys.exit(app.exec())
 PYEOF
-"$PY" - "$OUT"/ct-mri.png "$OUT"/spect-mri.png "$OUT"/three-planes.png "$OUT"/contribution.png <<'PYEOF'
+"$PY" - "${SHOTS[@]}" <<'PYEOF'
 import sys
 from PIL import Image
 for path in sys.argv[1:]:
