@@ -215,3 +215,46 @@ def test_anonymised_export(qtbot, fused, tmp_path):
     assert win.export_to("roi", str(csv_path))
     text = csv_path.read_text()
     assert "A CT," in text and "A: ct" not in text and "pet" not in text
+
+
+def test_pet_without_weight_stays_in_bqml_with_a_note(qtbot, window, tmp_path):
+    ct, pet = write_pair(tmp_path / "data")
+    for f in pet.iterdir():
+        ds = pydicom.dcmread(f)
+        del ds.PatientWeight
+        ds.save_as(f)
+    set_method(window, "average")
+    with qtbot.waitSignal(window.controller.fusionFinished, timeout=WAIT_MS):
+        window.load_paths([str(ct), str(pet)])
+    layer = window.viewer.view_layers[1]
+    assert layer.units == "Bq/ml" and layer.scale == 1.0
+    title = window.viewer.views[1].title.text()
+    assert "no SUV: PatientWeight missing" in title
+    assert window.viewer.views[1].colorbar.labels()[2] == "Bq/ml"
+    window.doc.set_slice(HOT[0])
+    window.doc.set_cursor((HOT[2] + 0.5, HOT[1] + 0.5))
+    value = window.doc.result.originals[1].array[HOT[0], HOT[1], HOT[2]]
+    assert f"B: {value:.5g} Bq/ml" in window.cursor_label.text()
+
+
+def test_view_layout_mpr_screenshot(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image as PILImage
+
+    ct, pet = write_pair(tmp_path / "data")
+    out = tmp_path / "mpr.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               FUSIONVIEWER_SETTINGS_DIR=str(tmp_path / "settings"))
+    proc = subprocess.run([sys.executable, "-m", "fusionviewer", "view", str(ct), str(pet),
+                           "--layout", "mpr", "--screenshot", str(out)],
+                          cwd=Path(__file__).resolve().parents[2], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rgb = np.asarray(PILImage.open(out).convert("RGB"), dtype=np.int16)
+    assert rgb.shape == (980, 1600, 3)
+    letters = (rgb[..., 0] > 230) & (np.abs(rgb[..., 1] - 200) < 25) & (rgb[..., 2] < 90)
+    assert letters.sum() > 200  # the orange orientation letters of 10 views
