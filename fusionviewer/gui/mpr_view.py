@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from ..analysis import mpr
 from ..pipeline import functional_index
 from . import colormaps, display
-from .document import Document
+from .document import MODE_CONTRIB, Document
 from .slice_view import SliceView, ruler_length_mm
 
 
@@ -51,6 +51,9 @@ class MprPanel(QWidget):
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
+        self.explain = getattr(parent, "explain", None)  # the viewer's contribution cache
+        if self.explain is not None:
+            self.explain.ready.connect(self.render)
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(3)
@@ -222,8 +225,10 @@ class MprPanel(QWidget):
                 idx, col, row = mpr.canonical_to_plane(plane, spl, geo.shape)
                 index = int(np.floor(idx))
                 levels = self.doc.levels(layer)
+                contrib = self._contribution(layer, geo, plane, index)
                 key = (id(layer.image), index, levels, self.doc.colormap,
-                       self.doc.levels(func_layer) if func_layer is not None else None)
+                       self.doc.levels(func_layer) if func_layer is not None else None,
+                       id(contrib) if contrib is not None else None)
                 if key == view.shown_key:  # same image: only the crosshair moves
                     view.show_cursor((col, row))
                     continue
@@ -241,6 +246,9 @@ class MprPanel(QWidget):
                             display.apply_levels(farr, self.doc.levels(func_layer)),
                             colormaps.lut(self.doc.colormap))
                         levels = (0.0, 1.0)
+                if contrib is not None:
+                    arr, levels = contrib, (0.0, 1.0)
+                    title += " · contribution"
                 if layer.role == "fused":
                     view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
                 else:
@@ -258,6 +266,15 @@ class MprPanel(QWidget):
                     view.set_lut(None)
                 view.show_cursor((col, row))
         self._render_mip(func_layer, func)
+
+    def _contribution(self, layer, geo: LayerGeometry, plane: str, index: int):
+        """The contribution image of the fused axial plane in the Contribution mode (when the
+        axial plane is a stored slice: an axial volume), else None."""
+        if layer.role != "fused" or plane != "axial" or self.doc.mode != MODE_CONTRIB \
+                or self.explain is None or not self.doc.result_fits_sources() \
+                or geo.orient != mpr.Orientation((0, 1, 2), (False, False, False)):
+            return None
+        return self.explain.get(self.doc.result, index, MODE_CONTRIB)
 
     def _render_mip(self, layer, row) -> None:
         from .viewer import _raw_map

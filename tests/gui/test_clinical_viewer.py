@@ -169,6 +169,12 @@ def test_contribution_and_residual_modes(qtbot, fused):
     res = view.image_item.image
     assert res.shape == (48, 2 * 40 + 2)  # A | B side by side
     assert res.max() > 0
+    # the three-plane layout shows the contribution on the fused axial plane
+    viewer.mode_combo.setCurrentIndex(viewer.mode_combo.findData("contribution"))
+    win.doc.set_display(layout="mpr")
+    axial = viewer.mpr.view(2, "axial")
+    qtbot.waitUntil(lambda: "contribution" in axial.title.text(), timeout=WAIT_MS)
+    assert axial.image_item.image.ndim == 3
 
 
 def test_ruler_measures_mm(qtbot, fused):
