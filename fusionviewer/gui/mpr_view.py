@@ -85,6 +85,7 @@ class MprPanel(QWidget):
         doc.displayChanged.connect(self.render)
         doc.sliceChanged.connect(self._on_slice)
         doc.measureChanged.connect(self._on_ruler)
+        doc.roiChanged.connect(self._on_roi)
         self.rebuild()
 
     # --- structure -------------------------------------------------------------------------
@@ -115,6 +116,8 @@ class MprPanel(QWidget):
                 view.sliceStep.connect(lambda d, r=r, p=plane: self._step(self._geo(r), p, d))
                 view.cursorMoved.connect(lambda pos, r=r, p=plane: self._hover(self._geo(r), p, pos))
                 view.levelsEdited.connect(lambda lv, r=r: self.doc.set_levels(self.rows[r][0], lv))
+                if plane == "axial":  # the ROI lives on stored (axial) slices
+                    view.roiMoved.connect(lambda rect, r=r: self._roi_moved(r, rect))
                 view.rulerMoved.connect(lambda a, b, f, key=(r, plane):
                                         self.doc.set_ruler((("mpr",) + key, a, b)))
                 self.grid.addWidget(view, r, c)
@@ -128,6 +131,7 @@ class MprPanel(QWidget):
             self.doc.point = tuple(float(v) for v in self._slice_point(self.doc.slice_index))
         self._mip_key = None
         self.render()
+        self._on_roi(self.doc.roi)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -266,6 +270,21 @@ class MprPanel(QWidget):
                     view.set_lut(None)
                 view.show_cursor((col, row))
         self._render_mip(func_layer, func)
+
+    def _axial_is_stored(self, row: int) -> bool:
+        """The axial plane of this row shows stored slices as they are (an axial volume)."""
+        return self.rows[row][1].orient == mpr.Orientation((0, 1, 2), (False, False, False))
+
+    def _roi_moved(self, row: int, rect) -> None:
+        if self._axial_is_stored(row):
+            self.doc.set_roi(rect)
+
+    def _on_roi(self, rect) -> None:
+        """The ROI on the axial views of axial volumes (drawn there in ROI mode)."""
+        for r, (_l, _g, views) in enumerate(self.rows):
+            view = views["axial"]
+            view.show_roi(rect if self._axial_is_stored(r) else None)
+            view.show_roi_shape(self.doc.roi_shape)
 
     def _contribution(self, layer, geo: LayerGeometry, plane: str, index: int):
         """The contribution image of the fused axial plane in the Contribution mode (when the

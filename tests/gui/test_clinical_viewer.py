@@ -116,6 +116,13 @@ def test_values_and_roi_statistics_in_original_units(qtbot, fused):
         ((x - HOT[2]) * PIXEL) ** 2 <= PEAK_RADIUS_MM ** 2
     assert pet_stats["peak"] == pytest.approx(pet_bqml[sphere].mean() * SUV_BW)
     assert win.roi_panel.table.item(1, 0).text() == "B [SUVbw]"
+    # the same ROI can be drawn on an axial plane of the three-plane layout
+    doc.set_display(layout="mpr")
+    axial = win.viewer.mpr.view(1, "axial")
+    assert axial.roi.isVisible() and axial.roi_rect() == doc.roi
+    axial.vb.roiDrag.emit((HOT[2] - 5.0, HOT[1] - 4.0, 10.0, 8.0), True)
+    assert doc.roi == (HOT[2] - 5.0, HOT[1] - 4.0, 10.0, 8.0)
+    doc.set_display(layout="side-by-side")
     # a 3-D box over slices 7..11
     win.roi_panel.shape_combo.setCurrentIndex(2)
     win.roi_panel.z0.setValue(8)
