@@ -65,6 +65,11 @@ class ViewerPanel(QWidget):
         self.cmap_combo.setCurrentIndex(self.cmap_combo.findData(doc.colormap))
         self.cmap_combo.setToolTip("Colour map of greyscale PET/SPECT (views, fused image, "
                                    "overlay)")
+        self.suv_combo = QComboBox()
+        for key, label in (("bw", "SUVbw"), ("lbm", "SUVlbm"), ("off", "Bq/ml")):
+            self.suv_combo.addItem(label, key)
+        self.suv_combo.setToolTip("PET read-out: SUV by body weight, SUV by lean body mass "
+                                  "(Janmahasatian), or activity concentration")
         self.legend = QLabel("")
         self.legend.setToolTip("Share of each source in each pixel, from the fusion "
                                "method's own weights")
@@ -91,6 +96,7 @@ class ViewerPanel(QWidget):
         self.cmap_label = QLabel("Colour")
         bar.addWidget(self.cmap_label)
         bar.addWidget(self.cmap_combo)
+        bar.addWidget(self.suv_combo)
         bar.addWidget(self.legend)
         self.opacity_label = QLabel("Opacity")
         bar.addWidget(self.opacity_label)
@@ -132,6 +138,8 @@ class ViewerPanel(QWidget):
             lambda: self.doc.set_display(layout=self.layout_combo.currentData()))
         self.cmap_combo.currentIndexChanged.connect(
             lambda: self.doc.set_display(colormap=self.cmap_combo.currentData()))
+        self.suv_combo.currentIndexChanged.connect(
+            lambda: self.doc.set_display(suv=self.suv_combo.currentData()))
         doc.measureChanged.connect(self._on_ruler)
         self.mode_combo.currentIndexChanged.connect(
             lambda: self.doc.set_display(mode=self.mode_combo.currentData()))
@@ -455,6 +463,13 @@ class ViewerPanel(QWidget):
         has_func = any(l is not None and l.is_functional for l in self.view_layers)
         for w in (self.cmap_combo, self.cmap_label):
             w.setVisible(has_func)
+        has_suv = any(l is not None and l.image.modality == "PT" and l.note.startswith("SUV")
+                      for l in self.view_layers)
+        self.suv_combo.setVisible(has_suv)
+        if self.suv_combo.currentData() != self.doc.suv:
+            self.suv_combo.blockSignals(True)
+            self.suv_combo.setCurrentIndex(self.suv_combo.findData(self.doc.suv))
+            self.suv_combo.blockSignals(False)
 
     def _show_layout(self) -> None:
         if self.doc.layout == LAYOUT_MPR:

@@ -116,6 +116,13 @@ def test_values_and_roi_statistics_in_original_units(qtbot, fused):
         ((x - HOT[2]) * PIXEL) ** 2 <= PEAK_RADIUS_MM ** 2
     assert pet_stats["peak"] == pytest.approx(pet_bqml[sphere].mean() * SUV_BW)
     assert win.roi_panel.table.item(1, 0).text() == "B [SUVbw]"
+    # SUVlbm (Janmahasatian, male 75 kg 1.80 m) from the toolbar, then back to SUVbw
+    assert not win.viewer.suv_combo.isHidden()
+    win.viewer.suv_combo.setCurrentIndex(win.viewer.suv_combo.findData("lbm"))
+    lbm_factor = 9270 * 75 / (6680 + 216 * 75 / 1.8 ** 2) * 1000 / (370e6 * 2 ** (-3600 / 6586.2))
+    assert win.roi_panel.stats[1]["max"] == pytest.approx(pet_bqml.max() * lbm_factor)
+    assert win.roi_panel.table.item(1, 0).text() == "B [SUVlbm]"
+    win.viewer.suv_combo.setCurrentIndex(win.viewer.suv_combo.findData("bw"))
     # the same ROI can be drawn on an axial plane of the three-plane layout
     doc.set_display(layout="mpr")
     axial = win.viewer.mpr.view(1, "axial")
