@@ -76,6 +76,8 @@ class MprPanel(QWidget):
         from .workers import TaskRunner
 
         self.runner = TaskRunner(self, max_threads=1)
+        self._view_rows: list[dict[str, SliceView]] = []
+        self._view_row(2)  # two sources and the fused volume, made before any loading
         self._rebuilding = False
         self.mip_slider.valueChanged.connect(
             lambda v: self.doc.set_display(mip_angle=int(v) * 10))
@@ -89,40 +91,44 @@ class MprPanel(QWidget):
         self.rebuild()
 
     # --- structure -------------------------------------------------------------------------
-    def rebuild(self) -> None:
-        """One row per layer; views are reused (making a view takes tens of ms)."""
-        layers = self.doc.layers()
-        self.grid.removeWidget(self.mip_box)
-        while len(self.rows) > len(layers):
-            _l, _g, views = self.rows.pop()
-            for v in views.values():
-                self.grid.removeWidget(v)
-                v.deleteLater()
-        for r, layer in enumerate(layers):
-            geo = LayerGeometry(layer)
-            if r < len(self.rows):
-                views = self.rows[r][2]
-                self.rows[r] = (layer, geo, views)
-                for view in views.values():
-                    view.shown_key = None
-                continue
+    def _view_row(self, r: int) -> dict[str, SliceView]:
+        """The three views of row r, made once and kept (making a view takes tens of ms)."""
+        while len(self._view_rows) <= r:
+            i = len(self._view_rows)
             views = {}
             for c, plane in enumerate(mpr.PLANES):
                 view = SliceView(self)
                 view.shown_key = None
                 view.set_left_mode(self.left_mode)
                 view.set_edge_letters(mpr.EDGE_LETTERS[plane])
-                view.clicked.connect(lambda x, y, r=r, p=plane: self._clicked(self._geo(r), p, x, y))
-                view.sliceStep.connect(lambda d, r=r, p=plane: self._step(self._geo(r), p, d))
-                view.cursorMoved.connect(lambda pos, r=r, p=plane: self._hover(self._geo(r), p, pos))
-                view.levelsEdited.connect(lambda lv, r=r: self.doc.set_levels(self.rows[r][0], lv))
+                view.clicked.connect(lambda x, y, r=i, p=plane: self._clicked(self._geo(r), p, x, y))
+                view.sliceStep.connect(lambda d, r=i, p=plane: self._step(self._geo(r), p, d))
+                view.cursorMoved.connect(lambda pos, r=i, p=plane: self._hover(self._geo(r), p, pos))
+                view.levelsEdited.connect(lambda lv, r=i: self.doc.set_levels(self.rows[r][0], lv))
                 if plane == "axial":  # the ROI lives on stored (axial) slices
-                    view.roiMoved.connect(lambda rect, r=r: self._roi_moved(r, rect))
-                view.rulerMoved.connect(lambda a, b, f, key=(r, plane):
+                    view.roiMoved.connect(lambda rect, r=i: self._roi_moved(r, rect))
+                view.rulerMoved.connect(lambda a, b, f, key=(i, plane):
                                         self.doc.set_ruler((("mpr",) + key, a, b)))
-                self.grid.addWidget(view, r, c)
+                self.grid.addWidget(view, i, c)
+                view.setVisible(False)
                 views[plane] = view
-            self.rows.append((layer, geo, views))
+            self._view_rows.append(views)
+        return self._view_rows[r]
+
+    def rebuild(self) -> None:
+        """One row per layer (views reused; rows beyond the layers hidden)."""
+        layers = self.doc.layers()
+        self.grid.removeWidget(self.mip_box)
+        self.rows = []
+        for r, layer in enumerate(layers):
+            views = self._view_row(r)
+            for view in views.values():
+                view.shown_key = None
+                view.setVisible(True)
+            self.rows.append((layer, LayerGeometry(layer), views))
+        for views in self._view_rows[len(layers):]:
+            for view in views.values():
+                view.setVisible(False)
         if layers:
             self.grid.addWidget(self.mip_box, 0, 3, max(len(layers), 1), 1)
         for c in range(4):
@@ -149,8 +155,9 @@ class MprPanel(QWidget):
 
     def set_left_mode(self, mode: str) -> None:
         self.left_mode = mode
-        for v in self.views():
-            v.set_left_mode(mode)
+        for views in self._view_rows:
+            for v in views.values():
+                v.set_left_mode(mode)
 
     # --- navigation --------------------------------------------------------------------------
     def _slice_point(self, k: int) -> np.ndarray:
