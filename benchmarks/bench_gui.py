@@ -1,6 +1,11 @@
 """Longest GUI event-loop stall while the app fuses a 256 x 256 x 50 volume pair; prints JSON.
 
 Usage: python benchmarks/bench_gui.py [--method cnn|gff|laplacian|average] [--slices 50]
+       [--size 256] [--layout side-by-side|mpr]
+
+``--layout mpr --size 512 --slices 200`` measures the three-plane layout on a 512 x 512 x 200
+pair (the sample slices upsampled 2x in-plane), including 20 steps of scrolling through the
+axial plane (each moves the crosshair and redraws every plane and image).
 
 The CT-MRI sample volumes in resources/samples/nifti/ct-mri-34 (256 x 256 x 8) are tiled to
 ``--slices`` slices and written as NIfTI into a temporary folder; the main window (offscreen)
@@ -29,8 +34,9 @@ TICK_MS = 10
 TARGET_MS = 100.0
 
 
-def make_volumes(folder: Path, slices: int) -> list[Path]:
-    """Tile the bundled 8-slice CT and MR volumes to ``slices`` slices (NIfTI files)."""
+def make_volumes(folder: Path, slices: int, size: int = 256) -> list[Path]:
+    """Tile the bundled 8-slice CT and MR volumes to ``slices`` slices (NIfTI files), upsampled
+    in-plane (pixel repetition) to ``size`` when larger than 256."""
     import SimpleITK as sitk
 
     from fusionviewer.paths import samples_dir
@@ -41,8 +47,12 @@ def make_volumes(folder: Path, slices: int) -> list[Path]:
         arr = sitk.GetArrayFromImage(src)
         reps = int(np.ceil(slices / arr.shape[0]))
         vol = np.concatenate([arr] * reps, axis=0)[:slices]
+        factor = max(1, size // arr.shape[-1])
+        if factor > 1:
+            vol = np.repeat(np.repeat(vol, factor, axis=1), factor, axis=2)
         img = sitk.GetImageFromArray(vol)
-        img.SetSpacing(src.GetSpacing())
+        sx, sy, sz = src.GetSpacing()
+        img.SetSpacing((sx / factor, sy / factor, sz))
         path = folder / f"{name}.nii.gz"
         sitk.WriteImage(img, str(path))
         out.append(path)
@@ -85,6 +95,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="cnn")
     parser.add_argument("--slices", type=int, default=50)
+    parser.add_argument("--size", type=int, default=256, help="in-plane size (256 or 512)")
+    parser.add_argument("--layout", default="side-by-side", choices=("side-by-side", "mpr"))
     args = parser.parse_args()
 
     from PySide6.QtCore import QEventLoop, QTimer
@@ -95,10 +107,12 @@ def main() -> int:
         os.environ["FUSIONVIEWER_SETTINGS_DIR"] = tmp
         from fusionviewer.gui.app import create_window
 
-        paths = make_volumes(Path(tmp), args.slices)
+        paths = make_volumes(Path(tmp), args.slices, args.size)
         t0 = time.perf_counter()
         win = create_window()  # starts the device probe (imports torch) in a worker
         win.quiet = True
+        win.doc.set_display(layout=args.layout)
+        win.resize(1600, 980)
         win.show()
         window_s = time.perf_counter() - t0
         meter = StallMeter()
@@ -139,10 +153,27 @@ def main() -> int:
         wait(win.controller.metricsFinished)
         measuring = dict(meter.stop(), seconds=round(time.perf_counter() - t0, 2))
 
+        meter.start()
+        t0 = time.perf_counter()
+        for _ in range(20):  # scrolling: wheel steps through the axial plane
+            if args.layout == "mpr":
+                mpr = win.viewer.mpr
+                mpr.view(0, "axial").sliceStep.emit(1)
+            else:
+                win.doc.step_slice(1)
+            app.processEvents()
+        scroll_steps = 20
+        t_scroll = time.perf_counter() - t0
+        while time.perf_counter() - t0 < t_scroll + 0.2:
+            app.processEvents()
+        scrolling = dict(meter.stop(), steps=scroll_steps,
+                         ms_per_step=round(t_scroll * 1000 / scroll_steps, 1))
+
         result = win.doc.result
         report = {
             "benchmark": "gui_event_loop_stall",
-            "volume": [args.slices, 256, 256],
+            "volume": [args.slices, args.size, args.size],
+            "layout": args.layout,
             "method_requested": args.method,
             "method_used": getattr(result, "method", None),
             "notices": getattr(result, "notices", []),
@@ -152,6 +183,7 @@ def main() -> int:
             "loading": loading,
             "fusing": fusing,
             "slice_change_and_metrics": measuring,
+            "scrolling": scrolling,
             "machine": f"{platform.machine()} {os.cpu_count()}-core CPU, {platform.system()}",
             "qt_platform": os.environ.get("QT_QPA_PLATFORM", ""),
         }

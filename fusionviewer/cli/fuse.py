@@ -20,6 +20,10 @@ def register(subparsers) -> None:
     parser.add_argument("sources", nargs="+", metavar="SRC", help="source images (two or more)")
     parser.add_argument("--series", metavar="UID1,UID2",
                         help="SeriesInstanceUID per source for folders holding several series")
+    parser.add_argument("--explain", metavar="DIR",
+                        help="also write what each source contributed (share maps from the "
+                             "method's own weights) and what detail the fusion lost (residuals) "
+                             "into DIR, as NIfTI + PNG")
     add_fusion_options(parser)
     parser.set_defaults(func=run)
 
@@ -30,10 +34,22 @@ def run(args: argparse.Namespace) -> int:
                          args.sources[0] if args.sources else None)
     options = options_from_args(args, args.sources)  # fail before any work
     fmt = check_output(args.output, args.format, args.force, args.sources)
+    explain_dir = getattr(args, "explain", None)
+    if explain_dir:
+        from ..io.guard import check_destination
+
+        check_destination(explain_dir, force=args.force, sources=args.sources, folder=True)
     with ProgressBar(enabled=not args.no_progress) as bar:
         result = FusionJob(args.sources, options).run(progress=bar, cancel=args.cancel)
     metrics = measure(result, cancel=args.cancel) if args.metrics else None  # a failure here leaves no output
     written = export_result(result, args.output, args.format, force=args.force)
+    if explain_dir:
+        from ..analysis.explain import explain_result
+        from ..io.explain import write_explain
+
+        explained = explain_result(result, cancel=args.cancel)
+        files = write_explain(result, explained, explain_dir, force=args.force)
+        print(f"wrote {len(files)} explanation file(s) to {explain_dir}")
     notices = list(result.notices)
     if fmt == "png" and len(written) == 1 and result.fused.num_slices > 1:
         notices.append(f"the result has {result.fused.num_slices} slices; the PNG holds the "

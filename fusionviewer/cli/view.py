@@ -34,6 +34,9 @@ def register(subparsers) -> None:
                              "--series opens that folder once per series")
     parser.add_argument("--force", action="store_true",
                         help="overwrite an existing --screenshot file")
+    parser.add_argument("--layout", choices=("side-by-side", "mpr"), default="side-by-side",
+                        help="views: stored slices side by side (default), or axial/coronal/"
+                             "sagittal of every image with a linked crosshair and a MIP (mpr)")
     parser.set_defaults(func=run)
 
 

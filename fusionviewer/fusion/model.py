@@ -154,9 +154,18 @@ def fuse_bands(pyramid: LaplacianPyramid, bands: list[torch.Tensor], logits: tor
                act_scale: float) -> torch.Tensor:
     """Fuse the sources' pyramid bands (each (B, N, h_l, w_l)) with the weight maps ``logits``
     (B, N, 2L+1, h, w): per level softmax over sources of bias + gain * local |band|; in [0, 1]."""
+    fused = [(wts * band).sum(dim=1, keepdim=True)
+             for wts, band in zip(band_weights(bands, logits, act_scale), bands)]
+    return pyramid.reconstruct(fused).clamp(0.0, 1.0)
+
+
+def band_weights(bands: list[torch.Tensor], logits: torch.Tensor, act_scale: float
+                 ) -> list[torch.Tensor]:
+    """The per-source weights (B, N, h_l, w_l) of every pyramid level, summing to 1 over N:
+    what ``fuse_bands`` multiplies each band by (also read by analysis.contribution)."""
     b, n = logits.shape[:2]
     levels = len(bands) - 1
-    fused = []
+    weights = []
     for level, band in enumerate(bands):
         size = band.shape[-2:]
         # output channels: (bias, gain) per band level, then the base bias
@@ -168,6 +177,5 @@ def fuse_bands(pyramid: LaplacianPyramid, bands: list[torch.Tensor], logits: tor
             z = lg[:, :, 0] + F.softplus(lg[:, :, 1] + 2.0) * (act_scale * act)
         else:
             z = lg[:, :, 0]
-        wts = torch.softmax(z, dim=1)
-        fused.append((wts * band).sum(dim=1, keepdim=True))
-    return pyramid.reconstruct(fused).clamp(0.0, 1.0)
+        weights.append(torch.softmax(z, dim=1))
+    return weights

@@ -125,6 +125,7 @@ def run_app(args: Any) -> int:
     from PySide6.QtCore import QTimer
 
     window = create_window()
+    window.doc.set_display(layout=getattr(args, "layout", None) or "side-by-side")
     app.setWindowIcon(window.windowIcon())
     status = {"code": 0}
     uids = getattr(args, "series_uids", None)

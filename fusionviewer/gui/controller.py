@@ -237,8 +237,8 @@ class Controller(QObject):
             self.volumeMetricsFinished.emit(value)
 
     # --- export --------------------------------------------------------------------------------
-    def export(self, out: str, fmt: str, force: bool = False, slice_index: int | None = None
-               ) -> bool:
+    def export(self, out: str, fmt: str, force: bool = False, slice_index: int | None = None,
+               anonymise: bool = False) -> bool:
         """Write the current result in the background: pipeline.export_result, or with
         ``slice_index`` that slice as a PNG (io.export.write_png); exportFinished has the paths."""
         from ..io.export import write_png
@@ -249,7 +249,8 @@ class Controller(QObject):
             return False
         self.doc.progressChanged.emit("exporting", 0.0)
         if slice_index is None:
-            self._run(export_result, result, str(out), fmt, force=force, name="exporting",
+            self._run(export_result, result, str(out), fmt, force=force, anonymise=anonymise,
+                      name="exporting",
                       finished=self.exportFinished.emit, error_title="Export failed")
         else:
             k = min(slice_index, result.fused.num_slices - 1)

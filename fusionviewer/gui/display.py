@@ -15,18 +15,34 @@ from ..image import Image
 
 @dataclass
 class Layer:
-    """One image shown in one view: a loaded source, a registered source or the fused image."""
+    """One image shown in one view: a loaded source, a registered source or the fused image.
+
+    ``image`` is what the view draws (a source in its original units, or the fused [0, 1]
+    image); ``original`` the same source in its original units on the same grid, read by
+    values and measurements; ``scale`` turns original values into read-out units (the SUV
+    factor of a PET with SUV, else 1).
+    """
 
     name: str
     image: Image
     role: str = "source"          # "source" or "fused"
-    units: str = ""               # unit of read-out values, e.g. "HU"
+    units: str = ""               # unit of read-out values, e.g. "HU", "SUVbw", "Bq/ml"
     _range: tuple[float, float] | None = field(default=None, repr=False)
     _values: tuple[int, np.ndarray] | None = field(default=None, repr=False)
+    original: Image | None = None
+    scale: float = 1.0
+    note: str = ""                # e.g. why a PET has no SUV
+    _gray: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_slices(self) -> int:
         return self.image.num_slices
+
+    @property
+    def is_functional(self) -> bool:
+        """A greyscale PET or SPECT: shown with a colour map and a colour bar."""
+        return self.role == "source" and self.image.modality in ("PT", "NM") \
+            and not self.image.is_color
 
     def slice_index(self, k: int) -> int:
         return int(min(max(k, 0), self.num_slices - 1))
@@ -35,19 +51,42 @@ class Layer:
         """The slice as shown: ``(H, W)`` gray or ``(H, W, 3)`` colour, in the array's units."""
         return self.image.array[self.slice_index(k)]
 
+    def measured_volume(self) -> np.ndarray:
+        """The [z, y, x] gray volume in original units (before ``scale``) that ROI statistics
+        read: the original (luminance of colour), or the fused image x 255 (cached)."""
+        if self._gray is None:
+            img = self.original if self.original is not None else self.image
+            if not img.is_color and self.role != "fused" and (
+                    self.original is not None or img.normalization is None
+                    or img.normalization.kind == "identity"):
+                self._gray = img.array  # no copy: the original voxels
+            else:
+                self._gray = np.stack([self._gray_slice(k) for k in range(self.num_slices)])
+        return self._gray
+
+    def _gray_slice(self, k: int) -> np.ndarray:
+        """One slice of ``measured_volume`` (computed alone: no whole-volume copy)."""
+        img = self.original if self.original is not None else self.image
+        if self._gray is not None:
+            return self._gray[k]
+        arr = img.array[k]
+        if img.is_color:
+            arr = arr.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+        if self.role == "fused":
+            return np.asarray(arr, dtype=np.float32) * np.float32(255.0)
+        if self.original is None and img.normalization is not None \
+                and img.normalization.kind != "identity":
+            return img.normalization.invert(np.asarray(arr, dtype=np.float32))
+        return arr
+
     def values(self, k: int) -> np.ndarray:
-        """Gray values of the slice in read-out units (raw units where the map is known), cached."""
+        """Gray values of the slice in read-out units (original units x scale), cached."""
         k = self.slice_index(k)
         if self._values is not None and self._values[0] == k:
             return self._values[1]
-        arr = self.image.array[k].astype(np.float32)
-        if self.image.is_color:
-            arr = arr @ np.float32([0.299, 0.587, 0.114])
-        norm = self.image.normalization
-        if self.role == "fused":
-            arr = arr * np.float32(255.0)
-        elif norm is not None and norm.kind != "identity":
-            arr = norm.invert(arr)
+        arr = np.asarray(self._gray_slice(k), dtype=np.float32)
+        if self.scale != 1.0:
+            arr = arr * np.float32(self.scale)
         self._values = (k, arr)
         return arr
 
@@ -65,6 +104,8 @@ class Layer:
         if img.window is not None:
             c, w = img.window
             return (c - w / 2.0, c + w / 2.0)
+        if self.is_functional and img.normalization is None:
+            return uptake_levels(img.array)
         if img.normalization is not None or self.role == "fused":
             return (0.0, 1.0)
         if img.array.dtype == np.uint8:
@@ -85,6 +126,12 @@ class Layer:
             scale = norm.high - norm.low
             return ((lo - norm.low) / scale, (hi - norm.low) / scale)
         return (lo, hi)
+
+
+def uptake_levels(array: np.ndarray) -> tuple[float, float]:
+    """0 to the maximum: a functional window that never saturates focal uptake."""
+    hi = float(np.max(array)) if np.size(array) else 1.0
+    return (0.0, hi if hi > 0 else 1.0)
 
 
 def robust_range(array: np.ndarray) -> tuple[float, float]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ..image import Image
@@ -15,6 +16,13 @@ from ..pipeline import FusionOptions
 from .display import Layer
 
 MODE_FUSED, MODE_OVERLAY, MODE_CHECKER = "fused", "overlay", "checkerboard"
+MODE_CONTRIB, MODE_RESIDUAL = "contribution", "residual"
+LAYOUT_SIDE, LAYOUT_MPR = "side-by-side", "mpr"
+LAYOUTS = (LAYOUT_SIDE, LAYOUT_MPR)
+ROI_SHAPES = ("rectangle", "ellipse", "box")
+SUV_KINDS = ("bw", "lbm", "off")
+DISPLAY_KEYS = ("mode", "opacity", "tile", "anonymise", "colormap", "layout", "suv",
+                "mip_angle")
 SLOT_NAMES = "ABCDEFGH"
 
 
@@ -60,7 +68,10 @@ class Document(QObject):
     levelsChanged = Signal()            # window/level of a layer
     sliceChanged = Signal(int)
     cursorChanged = Signal(object)      # (x, y) in pixels of the shown grid, or None
-    roiChanged = Signal(object)         # (x, y, w, h) in pixels, or None
+    roiChanged = Signal(object)         # (x, y, w, h) in pixels, or None (also shape, slices)
+    pointChanged = Signal(object)       # the crosshair point (x, y, z) in patient mm (LPS)
+    probeChanged = Signal(object)       # the point under the mouse in a 3-plane view, or None
+    measureChanged = Signal()           # ruler
     metricsChanged = Signal()
     displayChanged = Signal()           # mode, opacity, tile, anonymise
     busyChanged = Signal(bool)
@@ -84,7 +95,17 @@ class Document(QObject):
         self.opacity = 0.5
         self.tile = 32
         self.anonymise = False
+        self.colormap = "hot iron"              # of greyscale PET/SPECT (gui/colormaps.py)
+        self.layout = LAYOUT_SIDE
+        self.suv = "bw"                         # SUV read-out of PET with the tags for it
+        self.mip_angle = 0
+        self.roi_shape = "rectangle"
+        self.roi_slices: tuple[int, int] | None = None  # a box's slice range (inclusive)
+        self.point: tuple[float, float, float] | None = None
+        self.probe: tuple[float, float, float] | None = None
+        self.ruler: tuple | None = None         # (view key, (x0, y0), (x1, y1), mm)
         self.busy = False
+        self._suv_cache: dict = {}
         self._layers: list[Layer] = []
         self._levels: list[tuple[float, float]] = []  # window/level per layer, same order
         self._last_num_slices = 1
@@ -166,15 +187,22 @@ class Document(QObject):
         loaded = self.loaded()
         if self.result_fits_sources():
             srcs = list(self.result.sources)
-            layers = [Layer(f"{SLOT_NAMES[i]}: {loaded[i].label}" if i < len(loaded)
-                            else f"{SLOT_NAMES[i]}", img, "source", _units(img))
-                      for i, img in enumerate(srcs)]
+            originals = list(getattr(self.result, "originals", None) or [])
+            layers = []
+            for i, img in enumerate(srcs):
+                name = f"{SLOT_NAMES[i]}: {loaded[i].label}" if i < len(loaded) else SLOT_NAMES[i]
+                orig = originals[i] if i < len(originals) else None
+                shown = orig if orig is not None else img
+                src = loaded[i] if i < len(loaded) else None
+                kept = src.display_range if src is not None and orig is src.image else None
+                layers.append(self._source_layer(name, shown, orig,
+                                                 src.image if src is not None else img, kept))
             method = getattr(self.result, "method", "")
             layers.append(Layer(f"Fused ({method})" if method else "Fused",
                                 self.result.fused, "fused", "0-255"))
         else:
-            layers = [Layer(f"{SLOT_NAMES[i]}: {s.label}", s.image, "source", _units(s.image),
-                            _range=s.display_range)
+            layers = [self._source_layer(f"{SLOT_NAMES[i]}: {s.label}", s.image, s.image,
+                                         s.image, s.display_range)
                       for i, s in enumerate(loaded)]
         self._levels = [_kept_levels(self._layers, self._levels, i, layer)
                         for i, layer in enumerate(layers)]
@@ -184,6 +212,32 @@ class Document(QObject):
             self._last_num_slices = n
             self.slice_index = n // 2
         self.layersChanged.emit()
+
+    def _source_layer(self, name: str, shown: Image, original: Image | None, loaded: Image,
+                      display_range=None) -> Layer:
+        """A source layer in original units, with SUV read-out for PET when the tags allow."""
+        units, scale, note = _units(shown), 1.0, ""
+        suv = self.suv_factors(loaded)
+        if suv is not None and original is not None and not shown.is_color:
+            note = suv.note
+            factor = {"bw": suv.bw, "lbm": suv.lbm}.get(self.suv)
+            if factor is not None:
+                units, scale = f"SUV{self.suv}", float(factor)
+            else:
+                units = "Bq/ml"
+        return Layer(name, shown, "source", units, _range=display_range, original=original,
+                     scale=scale, note=note)
+
+    def suv_factors(self, image: Image):
+        """The SUV factors of a loaded PET (io/suv.py, read once per series), else None."""
+        if image.modality != "PT":
+            return None
+        key = image.provenance.source_paths
+        if key not in self._suv_cache:
+            from ..io.suv import image_suv
+
+            self._suv_cache[key] = image_suv(image)
+        return self._suv_cache[key]
 
     def fused_layer(self) -> Layer | None:
         return next((l for l in self._layers if l.role == "fused"), None)
@@ -231,6 +285,42 @@ class Document(QObject):
         self.cursor = pos
         self.cursorChanged.emit(pos)
 
+    def set_point(self, point) -> None:
+        """Move the 3-plane crosshair to a patient point (x, y, z) in mm."""
+        point = None if point is None else tuple(float(v) for v in point)
+        if point != self.point:
+            self.point = point
+            self.pointChanged.emit(point)
+
+    def set_probe(self, point) -> None:
+        self.probe = None if point is None else tuple(float(v) for v in point)
+        self.probeChanged.emit(self.probe)
+
+    def set_ruler(self, ruler) -> None:
+        self.ruler = ruler
+        self.measureChanged.emit()
+
+    def set_roi_shape(self, shape: str, slices: tuple[int, int] | None = None) -> None:
+        """The ROI's shape (rectangle, ellipse, box) and a box's slice range (inclusive)."""
+        if shape not in ROI_SHAPES:
+            raise KeyError(shape)
+        if shape == "box" and slices is None:
+            k, n = self.slice_index, self.num_slices()
+            slices = (max(k - 2, 0), min(k + 2, n - 1))
+        self.roi_shape = shape
+        self.roi_slices = tuple(int(v) for v in sorted(slices)) if shape == "box" else None
+        self.roiChanged.emit(self.roi)
+
+    def region(self):
+        """The ROI as an analysis.roi.Region on the current slice (a box: its slices), or None."""
+        from ..analysis.roi import Region
+
+        if self.roi is None:
+            return None
+        k = self.slice_index
+        z0, z1 = self.roi_slices if self.roi_shape == "box" and self.roi_slices else (k, k)
+        return Region(self.roi_shape, self.roi, z0, z1)
+
     def set_roi(self, rect: tuple[float, float, float, float] | None) -> None:
         if rect is not None:
             rect = tuple(float(v) for v in rect)
@@ -241,9 +331,13 @@ class Document(QObject):
     # --- display options -------------------------------------------------------------------
     def set_display(self, **changes: Any) -> None:
         for key, value in changes.items():
-            if key not in ("mode", "opacity", "tile", "anonymise"):
+            if key not in DISPLAY_KEYS:
                 raise KeyError(key)
+            if key == "layout" and value not in LAYOUTS:
+                raise KeyError(value)
             setattr(self, key, value)
+        if "suv" in changes:
+            self._rebuild_layers()
         self.displayChanged.emit()
 
     def set_busy(self, busy: bool) -> None:
@@ -273,7 +367,12 @@ def _same_scale(old: Layer, new: Layer) -> bool:
 
 
 def _units(image: Image) -> str:
-    if image.modality == "CT" and (image.normalization is None
-                                   or image.normalization.kind == "window"):
+    """The unit of a source's original values: HU, Bq/ml, counts, MR units ('' for 8-bit
+    rasters, whose grey levels have no unit)."""
+    if image.normalization is not None and image.normalization.kind != "window":
+        return ""
+    if image.array.dtype == np.uint8 or image.is_color:
+        return ""  # 8-bit pictures (PNG, 8-bit NIfTI): grey levels, whatever the modality
+    if image.modality == "CT":
         return "HU"
-    return ""
+    return {"PT": "Bq/ml", "NM": "counts", "MR": "MR units"}.get(image.modality, "")

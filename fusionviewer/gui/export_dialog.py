@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget)
 
 from ..errors import InputError
@@ -20,6 +20,7 @@ KINDS = {
     "dicom": ("Fused image, DICOM series (Secondary Capture)", ""),
     "nifti": ("Fused image, NIfTI", ".nii.gz"),
     "metrics": ("Metrics, CSV", ".csv"),
+    "roi": ("ROI statistics (original units), CSV", ".csv"),
     "screenshot": ("Screenshot of the window, PNG", ".png"),
 }
 IMAGE_FORMATS = {"png": "png", "png_all": "png", "dicom": "dicom", "nifti": "nifti"}
@@ -64,7 +65,8 @@ def default_export_dir(doc, settings=None) -> Path:
 def default_name(kind: str, doc) -> str:
     method = getattr(doc.result, "method", "fused") if doc.result is not None else "fused"
     suffix = KINDS[kind][1]
-    stem = {"metrics": f"metrics_{method}", "screenshot": "fusionviewer_window"}.get(
+    stem = {"metrics": f"metrics_{method}", "screenshot": "fusionviewer_window",
+            "roi": "roi_statistics"}.get(
         kind, f"fused_{method}")
     if kind == "png" and doc.num_slices() > 1:
         stem += f"_slice{doc.slice_index + 1:03d}"
@@ -95,6 +97,11 @@ class ExportDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Export", self.kind_combo)
         form.addRow("To", row)
+        self.anonymise_box = QCheckBox("Without patient identity (anonymised DICOM and CSV)")
+        self.anonymise_box.setToolTip("DICOM: basic confidentiality profile (dicognito), new "
+                                      "UIDs; CSV: images named by slot and modality only")
+        self.anonymise_box.setChecked(bool(getattr(doc, "anonymise", False)))
+        form.addRow(self.anonymise_box)
         form.addRow(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -145,6 +152,7 @@ class ExportDialog(QDialog):
                 return
             force = True
         self.path, self.force = path, force
+        self.anonymise = self.anonymise_box.isChecked()
         if self.settings is not None:
             self.settings.setValue("export/dir", str(path.parent))
         self.accept()

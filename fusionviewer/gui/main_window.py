@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
             else "Exported", 8000))
         self.doc.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.doc.cursorChanged.connect(self._show_values)
+        self.doc.probeChanged.connect(self._show_probe)
         self.doc.sliceChanged.connect(lambda _k: self._show_values(self.doc.cursor))
         self.viewer.filesDroppedOnSlot.connect(
             lambda paths, slot: self.load_paths(paths, None if slot < 0 else slot))
@@ -292,13 +294,16 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(self.doc, self.settings, self,
                               kind=kind if isinstance(kind, str) else "png")
         if dialog.exec():
-            self.export_to(dialog.kind, str(dialog.path), dialog.force)
+            self.export_to(dialog.kind, str(dialog.path), dialog.force, dialog.anonymise)
 
-    def export_to(self, kind: str, path: str, force: bool = False) -> bool:
+    def export_to(self, kind: str, path: str, force: bool = False,
+                  anonymise: bool | None = None) -> bool:
         """Write one export kind to path (PNG/DICOM/NIfTI in a worker; CSV, screenshot here)
-        after the one destination check (``export_dialog.check_export``)."""
+        after the one destination check (``export_dialog.check_export``); ``anonymise``
+        (default: the Anonymise toggle) writes DICOM and CSV without patient identity."""
         from ..pipeline import write_text
 
+        anonymise = self.doc.anonymise if anonymise is None else bool(anonymise)
         try:
             check_export(kind, path, self.doc, force)
             if kind == "screenshot":
@@ -306,15 +311,18 @@ class MainWindow(QMainWindow):
             elif kind == "metrics":
                 write_text(path, self.metrics.csv_text(), force=force,
                            sources=export_sources(self.doc))
+            elif kind == "roi":
+                write_text(path, self.roi_panel.csv_text(anonymise), force=force,
+                           sources=export_sources(self.doc))
         except InputError as exc:
             self.show_error("Export", str(exc))
             return False
-        if kind in ("screenshot", "metrics"):
+        if kind in ("screenshot", "metrics", "roi"):
             self.controller.exportFinished.emit([Path(path)])
             return True
         k = self.doc.slice_index if kind == "png" else None
         fmt = {"png": "png", "png_all": "png", "dicom": "dicom", "nifti": "nifti"}[kind]
-        return self.controller.export(path, fmt, force, slice_index=k)
+        return self.controller.export(path, fmt, force, slice_index=k, anonymise=anonymise)
 
     def save_screenshot(self, path: str) -> bool:
         """The window as a PNG (``--screenshot``: replaces an existing file, never a source)."""
@@ -382,6 +390,24 @@ class MainWindow(QMainWindow):
                 parts.append(f"{layer.name.split(':')[0]}: {value:.5g}{unit}")
         self.cursor_label.setText("   |   ".join(parts))
 
+    def _show_probe(self, point) -> None:
+        """The value of every image at a patient point (three-plane views), original units."""
+        from ..analysis.mpr import patient_to_array
+
+        if point is None:
+            self.cursor_label.setText("")
+            return
+        parts = [f"x {point[0]:.1f}  y {point[1]:.1f}  z {point[2]:.1f} mm"]
+        for layer in self.doc.layers():
+            img = layer.image
+            z, y, x = patient_to_array(point, img.origin, img.spacing, img.direction)
+            k = int(np.floor(z))
+            value = layer.value_at(k, x, y) if 0 <= k < layer.num_slices else None
+            if value is not None:
+                unit = f" {layer.units}" if layer.units and layer.units != "0-255" else ""
+                parts.append(f"{layer.name.split(':')[0]}: {value:.5g}{unit}")
+        self.cursor_label.setText("   |   ".join(parts))
+
     # --- layout persistence ----------------------------------------------------------------------
     def _default_layout(self) -> None:
         self.resize(1600, 980)
@@ -411,5 +437,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_layout()
+        self.viewer.explain.close()
+        if self.viewer.mpr is not None:
+            self.viewer.mpr.runner.close()
         self.controller.shutdown()
         super().closeEvent(event)

@@ -11,16 +11,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QGraphicsEllipseItem, QHBoxLayout, QLabel, QMenu, QSizePolicy,
+                               QToolButton, QVBoxLayout, QWidget)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
-MODE_WL, MODE_ROI = "wl", "roi"
+MODE_WL, MODE_ROI, MODE_RULER = "wl", "roi", "ruler"
 SLICE_KEYS = {Qt.Key.Key_PageUp: 1, Qt.Key.Key_PageDown: -1, Qt.Key.Key_Up: 1,
               Qt.Key.Key_Down: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Left: -1}
 CROSSHAIR_COLOR = QColor(255, 220, 0, 150)
 ROI_COLOR = QColor(0, 200, 255)
+RULER_COLOR = (120, 255, 120)
 
 
 class SliceViewBox(pg.ViewBox):
@@ -29,6 +30,8 @@ class SliceViewBox(pg.ViewBox):
     sliceStep = Signal(int)
     levelDrag = Signal(float, float)           # dx, dy in screen pixels since the last move
     roiDrag = Signal(object, bool)             # (x, y, w, h) in view pixels, finished?
+    rulerDrag = Signal(object, object, bool)   # start (x, y), end (x, y), finished?
+    clicked = Signal(float, float)             # a left click at (x, y) in view pixels
 
     def __init__(self):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
@@ -43,10 +46,22 @@ class SliceViewBox(pg.ViewBox):
             self.sliceStep.emit(1 if delta > 0 else -1)
         ev.accept()
 
+    def mouseClickEvent(self, ev):
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapToView(ev.pos())
+            self.clicked.emit(float(p.x()), float(p.y()))
+            return
+        super().mouseClickEvent(ev)
+
     def mouseDragEvent(self, ev, axis=None):
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            if self.left_mode == MODE_ROI:
+            if self.left_mode == MODE_RULER:
+                p0 = self.mapToView(ev.buttonDownPos())
+                p1 = self.mapToView(ev.pos())
+                self.rulerDrag.emit((p0.x(), p0.y()), (p1.x(), p1.y()), bool(ev.isFinish()))
+            elif self.left_mode == MODE_ROI:
                 p0 = self.mapToView(ev.buttonDownPos())
                 p1 = self.mapToView(ev.pos())
                 x0, x1 = sorted((p0.x(), p1.x()))
@@ -104,6 +119,37 @@ class _DropGraphicsView(pg.GraphicsView):
             event.ignore()
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that elides what does not fit ("...") and shows it all as a tooltip."""
+
+    def __init__(self, text: str = ""):
+        super().__init__()
+        self.full_text = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        if text == self.full_text and text:
+            return
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:  # the whole text, as set (Qt paints the elided one)
+        return self.full_text
+
+    def text_shown(self) -> str:
+        return super().text()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.width() - 14, 10)
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width)
+        QLabel.setText(self, shown)
+
+
 class SliceView(QWidget):
     """A titled image view; the owner feeds it slices and levels."""
 
@@ -111,12 +157,14 @@ class SliceView(QWidget):
     cursorMoved = Signal(object)      # (x, y) or None
     roiMoved = Signal(object)         # (x, y, w, h)
     levelsEdited = Signal(object)     # (low, high) after a W/L drag
+    clicked = Signal(float, float)    # a left click at (x, y) in pixels
+    rulerMoved = Signal(object, object, bool)  # ruler start, end (x, y) pixels, finished?
     filesDropped = Signal(list)       # local paths dropped onto this view
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.accept_drops = False
-        self.title = QLabel("")
+        self.title = ElidedLabel("")
         self.title.setObjectName("viewTitle")
         self.title.setStyleSheet("QLabel#viewTitle {color: #ddd; background: #222; "
                                  "padding: 2px 6px; font-weight: 600;}")
@@ -140,6 +188,25 @@ class SliceView(QWidget):
         self.roi.setZValue(20)
         self.roi.setVisible(False)
         self.vb.addItem(self.roi, ignoreBounds=True)
+        self.ellipse = QGraphicsEllipseItem(0, 0, 32, 32, self.roi)
+        self.ellipse.setPen(pg.mkPen(ROI_COLOR, width=2, style=Qt.PenStyle.DashLine))
+        self.ellipse.setVisible(False)
+        ruler_pen = pg.mkPen(RULER_COLOR, width=2)
+        self.ruler_line = pg.PlotCurveItem(pen=ruler_pen)
+        self.ruler_line.setZValue(25)
+        self.ruler_text = pg.TextItem("", color=RULER_COLOR, anchor=(0, 1))
+        self.ruler_text.setZValue(26)
+        for item in (self.ruler_line, self.ruler_text):
+            item.setVisible(False)
+            self.vb.addItem(item, ignoreBounds=True)
+        self.letters = []
+        for _ in range(4):  # left, right, top, bottom edge letters
+            t = pg.TextItem("", color=(255, 200, 60), anchor=(0.5, 0.5))
+            t.setParentItem(self.vb)
+            t.setZValue(30)
+            self.letters.append(t)
+        self.vb.sigResized.connect(self._place_letters)
+        self.pixel_mm: tuple[float, float] = (1.0, 1.0)
         self.hint = pg.TextItem("", color=(160, 160, 160), anchor=(0.5, 0.5))
         self.vb.addItem(self.hint, ignoreBounds=True)
         self.presets_button = QToolButton()
@@ -157,11 +224,21 @@ class SliceView(QWidget):
         bar_layout.setSpacing(0)
         bar_layout.addWidget(self.title, 1)
         bar_layout.addWidget(self.presets_button)
+        from .colorbar import ColorBar
+
+        self.colorbar = ColorBar()
+        self.colorbar.setVisible(False)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(self.graphics, 1)
+        body.addWidget(self.colorbar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(bar)
-        layout.addWidget(self.graphics, 1)
+        layout.addLayout(body, 1)
+        self.lut_name: str | None = None
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.level_span: float = 1.0        # data range, scales W/L drags
         self.base_title = ""
@@ -174,6 +251,8 @@ class SliceView(QWidget):
         self.vb.sliceStep.connect(self.sliceStep)
         self.vb.levelDrag.connect(self._on_level_drag)
         self.vb.roiDrag.connect(self._on_roi_drag)
+        self.vb.clicked.connect(self.clicked)
+        self.vb.rulerDrag.connect(self.rulerMoved)
         self.roi.sigRegionChanged.connect(self._on_roi_changed)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -215,6 +294,7 @@ class SliceView(QWidget):
     def set_pixel_aspect(self, spacing: tuple[float, ...]) -> None:
         """Show pixels with their physical shape: x spacing / y spacing (mm)."""
         sx, sy = float(spacing[0]), float(spacing[1])
+        self.pixel_mm = (sx, sy)
         ratio = sx / sy if sx > 0 and sy > 0 else 1.0
         if abs(ratio - float(self.vb.state["aspectLocked"] or 1.0)) > 1e-9:
             self.vb.setAspectLocked(True, ratio=ratio)
@@ -251,6 +331,58 @@ class SliceView(QWidget):
         if visible:
             self.vline.setValue(pos[0])
             self.hline.setValue(pos[1])
+
+    def set_lut(self, name: str | None, table: np.ndarray | None = None) -> None:
+        """A colour map for gray data (None: gray); ``table`` (256, 3) uint8."""
+        if name == self.lut_name:
+            return
+        self.lut_name = name
+        self.image_item.setLookupTable(table if name is not None else None)
+
+    def set_colorbar(self, table: np.ndarray | None, low: float = 0.0, high: float = 1.0,
+                     units: str = "") -> None:
+        """Show (table given) or hide the colour bar with the window in read-out units."""
+        if table is None:
+            self.colorbar.setVisible(False)
+            return
+        self.colorbar.set_bar(table, low, high, units)
+        self.colorbar.setVisible(True)
+
+    def set_edge_letters(self, letters: tuple[str, str, str, str] | None) -> None:
+        """Orientation letters on the left, right, top and bottom edges (None: none)."""
+        for item, text in zip(self.letters, letters or ("", "", "", "")):
+            item.setText(text)
+        self._place_letters()
+
+    def edge_letters(self) -> tuple[str, ...]:
+        return tuple(t.toPlainText() for t in self.letters)
+
+    def _place_letters(self, *_args) -> None:
+        r = self.vb.rect()
+        spots = ((r.left() + 10, r.center().y()), (r.right() - 10, r.center().y()),
+                 (r.center().x(), r.top() + 10), (r.center().x(), r.bottom() - 10))
+        for item, (x, y) in zip(self.letters, spots):
+            item.setPos(x, y)
+
+    def show_ruler(self, start, end) -> float | None:
+        """Draw the ruler from start to end (x, y) pixels; returns its length in mm."""
+        if start is None or end is None:
+            self.ruler_line.setVisible(False)
+            self.ruler_text.setVisible(False)
+            return None
+        mm = ruler_length_mm(start, end, self.pixel_mm)
+        self.ruler_line.setData([start[0], end[0]], [start[1], end[1]])
+        self.ruler_text.setText(f"{mm:.1f} mm")
+        self.ruler_text.setPos(end[0], end[1])
+        self.ruler_line.setVisible(True)
+        self.ruler_text.setVisible(True)
+        return mm
+
+    def show_roi_shape(self, shape: str) -> None:
+        """Draw the ROI as a rectangle, or an ellipse inside its handles."""
+        self.ellipse.setVisible(shape == "ellipse" and self.roi.isVisible())
+        size = self.roi.size()
+        self.ellipse.setRect(0, 0, float(size.x()), float(size.y()))
 
     def show_roi(self, rect: tuple[float, float, float, float] | None) -> None:
         self._syncing_roi = True
@@ -293,3 +425,10 @@ class SliceView(QWidget):
             return
         p = self.vb.mapSceneToView(scene_pos)
         self.cursorMoved.emit((float(p.x()), float(p.y())))
+
+
+def ruler_length_mm(start, end, pixel_mm: tuple[float, float]) -> float:
+    """The distance in mm between two (x, y) pixel points with (column, row) pixel sizes."""
+    dx = (float(end[0]) - float(start[0])) * float(pixel_mm[0])
+    dy = (float(end[1]) - float(start[1])) * float(pixel_mm[1])
+    return float(np.hypot(dx, dy))

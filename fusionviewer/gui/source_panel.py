@@ -119,7 +119,7 @@ class SourcePanel(QGroupBox):
         self.add_btn.setToolTip("Fuse more than two images")
         self.add_btn.clicked.connect(lambda: self.openRequested.emit(len(self.doc.sources)))
         self.anonymise = QCheckBox("Anonymise")
-        self.anonymise.setToolTip("Hide patient names and IDs (for screenshots)")
+        self.anonymise.setToolTip("Hide patient names and IDs (for screenshots); exports are then anonymised too")
         self.anonymise.toggled.connect(lambda on: self.doc.set_display(anonymise=on))
         bottom = QHBoxLayout()
         bottom.addWidget(self.add_btn)

@@ -7,13 +7,18 @@ import math
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QHBoxLayout, QLabel,
-                               QRadioButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+                               QRadioButton, QSlider, QSpinBox, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 from ..normalization import CT_PRESETS
 from ..pipeline import functional_index
-from . import display
-from .document import MODE_CHECKER, MODE_FUSED, MODE_OVERLAY, SLOT_NAMES, Document
-from .slice_view import MODE_ROI, MODE_WL, SliceView
+from . import colormaps, display
+from .document import (LAYOUT_MPR, LAYOUT_SIDE, MODE_CHECKER, MODE_CONTRIB, MODE_FUSED,
+                       MODE_OVERLAY, MODE_RESIDUAL, SLOT_NAMES, Document)
+from .explain import ExplainCache, legend_html
+from .slice_view import MODE_ROI, MODE_RULER, MODE_WL, SliceView
+
+SUV_PRESETS = {"SUV 0-5": 5.0, "SUV 0-10": 10.0}
 
 DEFAULT_ROI_FRACTION = 0.25
 
@@ -36,14 +41,38 @@ class ViewerPanel(QWidget):
         self.wl_radio.setToolTip("Left-drag changes window (horizontal) and level (vertical)")
         self.roi_radio = QRadioButton("ROI")
         self.roi_radio.setToolTip("Left-drag draws the zoom region on any view")
+        self.ruler_radio = QRadioButton("Ruler")
+        self.ruler_radio.setToolTip("Left-drag measures a distance in mm on any view")
         self.wl_radio.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.wl_radio)
         group.addButton(self.roi_radio)
+        group.addButton(self.ruler_radio)
+        self.layout_combo = QComboBox()
+        self.layout_combo.addItem("Side by side", LAYOUT_SIDE)
+        self.layout_combo.addItem("Three planes + MIP", LAYOUT_MPR)
+        self.layout_combo.setToolTip("Views: stored slices side by side, or axial / coronal / "
+                                     "sagittal of every image with a linked crosshair")
         self.mode_combo = QComboBox()
         self.mode_combo.addItem("Fused image", MODE_FUSED)
         self.mode_combo.addItem("Overlay (registration check)", MODE_OVERLAY)
         self.mode_combo.addItem("Checkerboard (registration check)", MODE_CHECKER)
+        self.mode_combo.addItem("Contribution of each source", MODE_CONTRIB)
+        self.mode_combo.addItem("Residual: detail the fusion lost", MODE_RESIDUAL)
+        self.cmap_combo = QComboBox()
+        for name in colormaps.COLORMAPS:
+            self.cmap_combo.addItem(name, name)
+        self.cmap_combo.setCurrentIndex(self.cmap_combo.findData(doc.colormap))
+        self.cmap_combo.setToolTip("Colour map of greyscale PET/SPECT (views, fused image, "
+                                   "overlay)")
+        self.suv_combo = QComboBox()
+        for key, label in (("bw", "SUVbw"), ("lbm", "SUVlbm"), ("off", "Bq/ml")):
+            self.suv_combo.addItem(label, key)
+        self.suv_combo.setToolTip("PET read-out: SUV by body weight, SUV by lean body mass "
+                                  "(Janmahasatian), or activity concentration")
+        self.legend = QLabel("")
+        self.legend.setToolTip("Share of each source in each pixel, from the fusion "
+                               "method's own weights")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(int(doc.opacity * 100))
@@ -59,9 +88,16 @@ class ViewerPanel(QWidget):
         bar.addWidget(QLabel("Left drag:"))
         bar.addWidget(self.wl_radio)
         bar.addWidget(self.roi_radio)
-        bar.addSpacing(16)
+        bar.addWidget(self.ruler_radio)
+        bar.addSpacing(12)
+        bar.addWidget(self.layout_combo)
         bar.addWidget(QLabel("Show:"))
         bar.addWidget(self.mode_combo)
+        self.cmap_label = QLabel("Colour")
+        bar.addWidget(self.cmap_label)
+        bar.addWidget(self.cmap_combo)
+        bar.addWidget(self.suv_combo)
+        bar.addWidget(self.legend)
         self.opacity_label = QLabel("Opacity")
         bar.addWidget(self.opacity_label)
         bar.addWidget(self.opacity)
@@ -85,10 +121,26 @@ class ViewerPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(bar)
-        layout.addLayout(self.grid, 1)
+        self.stack = QStackedWidget()
+        side = QWidget()
+        side.setLayout(self.grid)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.stack.addWidget(side)
+        self.mpr = None  # the three-plane panel, made when first shown
+        layout.addWidget(self.stack, 1)
         layout.addLayout(nav)
+        self.explain = ExplainCache(self)
+        self.explain.ready.connect(self.render_fused)
 
         self.wl_radio.toggled.connect(self._on_left_mode)
+        self.roi_radio.toggled.connect(self._on_left_mode)
+        self.layout_combo.currentIndexChanged.connect(
+            lambda: self.doc.set_display(layout=self.layout_combo.currentData()))
+        self.cmap_combo.currentIndexChanged.connect(
+            lambda: self.doc.set_display(colormap=self.cmap_combo.currentData()))
+        self.suv_combo.currentIndexChanged.connect(
+            lambda: self.doc.set_display(suv=self.suv_combo.currentData()))
+        doc.measureChanged.connect(self._on_ruler)
         self.mode_combo.currentIndexChanged.connect(
             lambda: self.doc.set_display(mode=self.mode_combo.currentData()))
         self.opacity.valueChanged.connect(lambda v: self.doc.set_display(opacity=v / 100.0))
@@ -125,6 +177,8 @@ class ViewerPanel(QWidget):
                 view.sliceStep.connect(self.doc.step_slice)
                 view.cursorMoved.connect(self.doc.set_cursor)
                 view.roiMoved.connect(self.doc.set_roi)
+                view.rulerMoved.connect(lambda a, b, f, i=i: self.doc.set_ruler(
+                    (("side", i), a, b)))
                 view.levelsEdited.connect(lambda lv, i=i: self._on_levels_edited(i, lv))
                 view.accept_drops = True  # the fused view takes drops like the window (slot -1)
                 view.filesDropped.connect(lambda p, i=(i if i < n_src else -1):
@@ -144,6 +198,7 @@ class ViewerPanel(QWidget):
                 self.view_layers[slot] = layer
         for i, view in enumerate(self.views):
             self._fill_presets(i)
+        self._show_colour_box()
         n = self.doc.num_slices()
         self.slider.blockSignals(True)
         self.slider.setRange(0, n - 1)
@@ -204,6 +259,12 @@ class ViewerPanel(QWidget):
             for name, (c, w) in CT_PRESETS.items():
                 menu.addAction(f"CT {name} ({w:g}/{c:g})",
                                lambda i=i, n=name: self.apply_preset(i, n))
+        if layer is not None and layer.is_functional:
+            menu.addSeparator()
+            menu.addAction("Uptake 0 – max", lambda i=i: self.apply_preset(i, "uptake"))
+            if layer.units.startswith("SUV"):
+                for name in SUV_PRESETS:
+                    menu.addAction(name, lambda i=i, n=name: self.apply_preset(i, n))
 
     def _layer_of_view(self, i: int):
         if i == len(self.views) - 1:
@@ -220,6 +281,10 @@ class ViewerPanel(QWidget):
         elif name == "full":
             arr = layer.image.array
             levels = (float(np.min(arr)), float(np.max(arr)) or 1.0)
+        elif name == "uptake":
+            levels = display.uptake_levels(layer.image.array)
+        elif name in SUV_PRESETS:
+            levels = (0.0, SUV_PRESETS[name] / layer.scale)
         else:
             levels = layer.preset_levels(*CT_PRESETS[name])
         self.doc.set_levels(layer, levels)
@@ -231,29 +296,38 @@ class ViewerPanel(QWidget):
 
     def _on_levels_changed(self) -> None:
         """The document's window/level changed: update the views that show other levels."""
+        coloured = self.functional_layer() is not None
         for i, view in enumerate(self.views):
             layer = self._layer_of_view(i)
-            if layer is not None and (i < len(self.views) - 1 or self.doc.mode == MODE_FUSED) \
+            fused_plain = self.doc.mode == MODE_FUSED and not coloured
+            if layer is not None and (i < len(self.views) - 1 or fused_plain) \
                     and view.levels != self.doc.levels(layer):
                 view.set_levels(self.doc.levels(layer))
-        if self.doc.mode != MODE_FUSED:
+            if layer is not None and i < len(self.views) - 1:
+                apply_colour(view, layer, self.doc)
+        if self.doc.mode != MODE_FUSED or coloured:
             self.render_fused()
 
     # --- rendering ----------------------------------------------------------------------------
     def render(self, *_args) -> None:
         k = self.doc.slice_index
         for i, view in enumerate(self.source_views()):
+            if self.doc.layout == LAYOUT_MPR:
+                break  # hidden: drawn again when the side-by-side layout returns
             layer = self.view_layers[i] if i < len(self.view_layers) else None
             if layer is None:
                 view.set_title(f"{SLOT_NAMES[i]}: (empty)")
                 view.clear("Drop an image here")
                 continue
-            view.set_title(layer.name)
+            view.set_title(layer.name + (f"  ({layer.note})" if layer.note and
+                                         not layer.units.startswith("SUV") else ""))
             view.set_pixel_aspect(layer.image.spacing)
             view.to_raw, view.raw_unit = _raw_map(layer)
             view.level_span = _span(layer)
             view.set_slice(layer.display(k), self.doc.levels(layer))
-        self.render_fused()
+            apply_colour(view, layer, self.doc)
+        if self.doc.layout != LAYOUT_MPR:
+            self.render_fused()
         n = self.doc.num_slices()
         self.slice_label.setText(f"slice {k + 1} / {n}")
         if self.slider.value() != k:
@@ -266,6 +340,11 @@ class ViewerPanel(QWidget):
         k = self.doc.slice_index
         mode = self.doc.mode
         srcs = [(i, l) for i, l in enumerate(self.view_layers) if l is not None]
+        view.set_lut(None)
+        view.set_colorbar(None)
+        if mode in (MODE_CONTRIB, MODE_RESIDUAL):
+            self._render_explain(view, mode)
+            return
         if mode != MODE_FUSED:
             if len(srcs) < 2:
                 view.set_title("Registration check")
@@ -281,7 +360,8 @@ class ViewerPanel(QWidget):
                 f = functional_index([l.image for _, l in srcs])
                 f = 1 if f is None else f
                 base = 0 if f != 0 else 1
-                comp = display.overlay(mapped[base], mapped[f], self.doc.opacity)
+                comp = display.overlay(mapped[base], mapped[f], self.doc.opacity,
+                                       colormaps.lut(self.doc.colormap))
                 view.set_title(f"Overlay: {srcs[f][1].name} on {srcs[base][1].name}")
             else:
                 comp = display.checkerboard(mapped[0], mapped[1], self.doc.tile)
@@ -300,7 +380,57 @@ class ViewerPanel(QWidget):
         view.set_pixel_aspect(fused.image.spacing)
         view.to_raw, view.raw_unit = (lambda v: v * 255.0), ""
         view.level_span = 1.0
-        view.set_slice(fused.display(k), self.doc.levels(fused))
+        func = self.functional_layer()
+        shown = fused.display(k)
+        if func is not None and shown.ndim == 2 and func.display(k).shape == shown.shape:
+            # a greyscale PET/SPECT: the fused luminance in its colour
+            levels = self.doc.levels(fused)
+            fused01 = display.apply_levels(shown, levels)
+            func01 = display.apply_levels(func.display(k), self.doc.levels(func))
+            shown = colormaps.coloured_fusion(fused01, func01, colormaps.lut(self.doc.colormap))
+            view.set_title(f"{fused.name}{stale} · {self.doc.colormap} colour of "
+                           f"{func.name.split(':')[0]}")
+            view.set_slice(shown, (0.0, 1.0))
+            view.levels = levels
+            view._update_title()
+            return
+        view.set_slice(shown, self.doc.levels(fused))
+
+    def functional_layer(self):
+        """The greyscale PET/SPECT shown in colour (the pipeline's functional rule), or None."""
+        layers = [l for l in self.view_layers if l is not None]
+        f = functional_index([l.image for l in layers]) if layers else None
+        if f is None or not layers[f].is_functional:
+            return None
+        return layers[f]
+
+    def _render_explain(self, view: SliceView, mode: str) -> None:
+        """Contribution (fused coloured by each source's share) or residual (what of each
+        source's detail the fused image lost, sources side by side) of the current slice."""
+        fused = self.doc.fused_layer()
+        view.level_span = 1.0
+        view.to_raw, view.raw_unit = (lambda v: v), ""
+        if fused is None or not self.doc.result_fits_sources():
+            view.set_title("Contribution" if mode == MODE_CONTRIB else "Residual")
+            view.clear("Run fusion first")
+            self.legend.setText("")
+            return
+        k = fused.slice_index(self.doc.slice_index)
+        out = self.explain.get(self.doc.result, k, mode)
+        names = [l.name.split(":")[0] for l in self.doc.source_layers()]
+        if out is None:
+            view.set_title("Computing…")
+            return
+        view.set_pixel_aspect(fused.image.spacing)
+        if mode == MODE_CONTRIB:
+            self.legend.setText(legend_html(names))
+            view.set_title(f"Contribution of each source ({self.doc.result.method} weights)")
+            view.set_slice(out, (0.0, 1.0))
+        else:
+            view.set_title("Residual (lost detail): " + " | ".join(names))
+            view.set_slice(out, (0.0, 0.25))
+            view.set_lut("inferno", colormaps.lut_u8("inferno"))
+            view.set_colorbar(colormaps.lut_u8("inferno"), 0.0, 0.25, "|residual|")
 
     # --- document events ------------------------------------------------------------------------
     def _on_display_changed(self) -> None:
@@ -314,7 +444,44 @@ class ViewerPanel(QWidget):
             w.setVisible(mode == MODE_OVERLAY)
         for w in (self.tile, self.tile_label):
             w.setVisible(mode == MODE_CHECKER)
-        self.render_fused()
+        self.legend.setVisible(mode == MODE_CONTRIB)
+        self._show_colour_box()
+        if self.cmap_combo.currentData() != self.doc.colormap:
+            self.cmap_combo.blockSignals(True)
+            self.cmap_combo.setCurrentIndex(self.cmap_combo.findData(self.doc.colormap))
+            self.cmap_combo.blockSignals(False)
+        idx = self.layout_combo.findData(self.doc.layout)
+        if idx != self.layout_combo.currentIndex():
+            self.layout_combo.blockSignals(True)
+            self.layout_combo.setCurrentIndex(idx)
+            self.layout_combo.blockSignals(False)
+        self._show_layout()
+        self.render()
+
+    def _show_colour_box(self) -> None:
+        """The colour-map box only when a greyscale PET/SPECT is loaded."""
+        has_func = any(l is not None and l.is_functional for l in self.view_layers)
+        for w in (self.cmap_combo, self.cmap_label):
+            w.setVisible(has_func)
+        has_suv = any(l is not None and l.image.modality == "PT" and l.note.startswith("SUV")
+                      for l in self.view_layers)
+        self.suv_combo.setVisible(has_suv)
+        if self.suv_combo.currentData() != self.doc.suv:
+            self.suv_combo.blockSignals(True)
+            self.suv_combo.setCurrentIndex(self.suv_combo.findData(self.doc.suv))
+            self.suv_combo.blockSignals(False)
+
+    def _show_layout(self) -> None:
+        if self.doc.layout == LAYOUT_MPR:
+            if self.mpr is None:
+                from .mpr_view import MprPanel
+
+                self.mpr = MprPanel(self.doc, self)
+                self.stack.addWidget(self.mpr)
+                self.mpr.set_left_mode(self.left_mode)
+            self.stack.setCurrentWidget(self.mpr)
+        else:
+            self.stack.setCurrentIndex(0)
 
     def _on_cursor(self, pos) -> None:
         for view in self.views:
@@ -323,11 +490,35 @@ class ViewerPanel(QWidget):
     def _on_roi(self, rect) -> None:
         for view in self.views:
             view.show_roi(rect)
+            view.show_roi_shape(self.doc.roi_shape)
+
+    def _on_ruler(self) -> None:
+        """Draw the ruler on the view it was drawn on (others hide theirs)."""
+        ruler = self.doc.ruler
+        for i, view in enumerate(self.views):
+            if ruler is not None and ruler[0] == ("side", i):
+                view.show_ruler(ruler[1], ruler[2])
+            else:
+                view.show_ruler(None, None)
+
+    def ruler_mm(self) -> float | None:
+        """The ruler's length in mm (None without a ruler)."""
+        ruler = self.doc.ruler
+        if ruler is None:
+            return None
+        if ruler[0][0] == "side":
+            from .slice_view import ruler_length_mm
+
+            return ruler_length_mm(ruler[1], ruler[2], self.views[ruler[0][1]].pixel_mm)
+        return self.mpr.ruler_mm() if self.mpr is not None else None
 
     def _on_left_mode(self) -> None:
-        self.left_mode = MODE_WL if self.wl_radio.isChecked() else MODE_ROI
+        self.left_mode = (MODE_WL if self.wl_radio.isChecked() else
+                          MODE_ROI if self.roi_radio.isChecked() else MODE_RULER)
         for view in self.views:
             view.set_left_mode(self.left_mode)
+        if self.mpr is not None:
+            self.mpr.set_left_mode(self.left_mode)
         if self.left_mode == MODE_ROI and self.doc.roi is None:
             self.place_default_roi()
 
@@ -348,11 +539,26 @@ class ViewerPanel(QWidget):
             view.reset_view()
 
 
+def apply_colour(view: SliceView, layer, doc) -> None:
+    """A greyscale PET/SPECT in the document's colour map with a colour bar in read-out units
+    (SUV, Bq/ml, counts); other layers in gray without a bar."""
+    if not layer.is_functional:
+        view.set_lut(None)
+        view.set_colorbar(None)
+        return
+    table = colormaps.lut_u8(doc.colormap)
+    view.set_lut(doc.colormap, table)
+    lo, hi = doc.levels(layer)
+    view.set_colorbar(table, lo * layer.scale, hi * layer.scale, layer.units)
+
+
 def _raw_map(layer):
     """Level -> the layer's own units (HU for CT) for the title's W/L read-out."""
     norm = layer.image.normalization
     if norm is not None and norm.high > norm.low:
         return (lambda v, n=norm: n.low + v * (n.high - n.low)), layer.units
+    if layer.scale != 1.0:
+        return (lambda v, s=layer.scale: v * s), layer.units
     return (lambda v: v), layer.units
 
 

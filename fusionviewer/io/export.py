@@ -237,8 +237,11 @@ def _series_paths(folder: Path, n: int) -> list[Path]:
 
 
 def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Image] = (),
-                       description: str, force: bool = False) -> list[Path]:
+                       description: str, force: bool = False,
+                       anonymise: bool = False) -> list[Path]:
     """Write one DICOM Secondary Capture instance per slice into ``folder`` (IM_0001.dcm ...).
+
+    ``anonymise``: de-identified with io/anonymise.py (no patient identity, new UIDs).
 
     Patient and study come from the first DICOM source (else a new study of an anonymous
     patient); series and SOP instance UIDs are new. Geometry (ImagePositionPatient,
@@ -301,6 +304,11 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
         patient_name += "^"  # one-component name, marked as such (highdicom warns otherwise)
 
     written: list[Path] = []
+    deidentify = None
+    if anonymise:
+        from .anonymise import Anonymiser
+
+        deidentify = Anonymiser()
     # The series appears whole or not at all; an older, longer series' extra slices go.
     with atomic_folder(folder, stale=lambda p: bool(_DICOM_NAME_RE.fullmatch(p.name))) as tmp:
         for k in range(n):
@@ -353,6 +361,8 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
             refs = _references(sources, k, n)
             if refs:
                 ds.SourceImageSequence = refs
+            if deidentify is not None:
+                deidentify(ds)
             ds.save_as(tmp / paths[k].name, enforce_file_format=True)
             written.append(paths[k])
     return written

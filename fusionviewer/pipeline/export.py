@@ -60,8 +60,9 @@ def check_output(out: str | Path, fmt: str | None = None, force: bool = False,
 
 
 def export_result(result: Any, out: str | Path, fmt: str | None = None,
-                  force: bool = False) -> list[Path]:
-    """Write the fused image as PNG, NIfTI or a DICOM series folder; returns the written paths."""
+                  force: bool = False, anonymise: bool = False) -> list[Path]:
+    """Write the fused image as PNG, NIfTI or a DICOM series folder; returns the written paths
+    (``anonymise``: DICOM without patient identity, io/anonymise.py)."""
     from ..io import export
 
     out = Path(out)
@@ -77,7 +78,8 @@ def export_result(result: Any, out: str | Path, fmt: str | None = None,
         export.write_nifti(result.fused, path, force=force)
         return [path]
     return list(export.write_dicom_series(result.fused, out, sources=result.inputs,
-                                          description=result.description, force=force))
+                                          description=result.description, force=force,
+                                          anonymise=anonymise))
 
 
 def write_text(path: str | Path, text: str, *, force: bool = False,
