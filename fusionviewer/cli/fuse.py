@@ -8,7 +8,7 @@ import sys
 
 from ..errors import InputError
 from ..pipeline import FusionJob, check_output, export_result, measure
-from ._common import ProgressBar, add_fusion_options, options_from_args
+from ._common import ProgressBar, add_fusion_options, options_from_args, print_decision
 
 
 def register(subparsers) -> None:
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = check_output(args.output, args.format, args.force, args.sources)
     with ProgressBar(enabled=not args.no_progress) as bar:
         result = FusionJob(args.sources, options).run(progress=bar, cancel=args.cancel)
+    print_decision(result)
     metrics = measure(result, cancel=args.cancel) if args.metrics else None  # a failure here leaves no output
     written = export_result(result, args.output, args.format, force=args.force)
     notices = list(result.notices)

@@ -18,12 +18,17 @@ from ..progress import STAGES
 # Method name -> label shown in menus and reports; DESCRIPTIONS (fusion) has the long text.
 METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average",
                  "laplacian": "Laplacian pyramid (LP-4)", "gff": "Guided filtering (GFF)"}
-REGISTRATIONS = {"none": "None (already registered)", "rigid": "Rigid", "affine": "Affine"}
+# "auto" (the default): identity in patient coordinates when the DICOM sources share one Frame
+# of Reference or carry none (NIfTI, MHA, NRRD, rasters), rigid when their Frames differ (the
+# rule: fusionviewer.geometry.decide_registration). "none": identity in patient coordinates.
+REGISTRATIONS = {"auto": "Automatic (by Frame of Reference)",
+                 "none": "None (same patient coordinates)", "rigid": "Rigid", "affine": "Affine"}
+DEFAULT_REGISTRATION = "auto"
 INITS = {"geometry": "Image centres", "moments": "Centres of mass"}
 DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 FORMATS = ("png", "nifti", "dicom")
 
-__all__ = ["BLOCK_SIZES", "DESCRIPTIONS", "DEVICES", "FORMATS", "INITS", "METHOD_LABELS",
+__all__ = ["BLOCK_SIZES", "DEFAULT_REGISTRATION", "DESCRIPTIONS", "DEVICES", "FORMATS", "INITS", "METHOD_LABELS",
            "REGISTRATIONS", "STAGES", "FusionOptions", "choice_error"]
 
 
@@ -44,7 +49,7 @@ class FusionOptions:
     """
 
     method: str = DEFAULT_METHOD
-    register: str = "none"
+    register: str = DEFAULT_REGISTRATION
     fixed_index: int = 0
     init: str = "geometry"
     block_size: int | None = None
