@@ -21,6 +21,7 @@ NORMALIZATIONS: list[tuple[str, Any]] = (
     [("Automatic", None)]
     + [(f"CT {name} ({w:g}/{c:g})", name) for name, (c, w) in CT_PRESETS.items()]
     + [("CT header window", "window"), ("MR percentiles 0.5–99.5", "percentile"),
+       ("PET/SPECT activity 0–max", "functional"),
        ("8-bit 0–255", "fixed")])
 
 
@@ -132,7 +133,8 @@ class PipelinePanel(QGroupBox):
             combo = _combo(NORMALIZATIONS, lambda _v: self._normalization_changed())
             _select(combo, previous[i] if i < len(previous) else None)
             combo.setToolTip("Automatic: DICOM window or brain preset for CT, 0–255 for 8-bit "
-                             "images, 0.5–99.5 percentiles otherwise")
+                             "images, 0–max for PET/SPECT activity, 0.5–99.5 percentiles "
+                             "otherwise")
             self.norm_combos.append(combo)
             self.norm_form.addRow(f"{SLOT_NAMES[i]} ({src.image.modality})", combo)
         self.run_btn.setEnabled(len(loaded) >= 2 and not self.doc.busy)

@@ -43,7 +43,7 @@ class FusionOptions:
 
     ``modalities`` / ``series_uids``: None or one entry per source (None = the file's own /
     the only series). ``normalization``: None (automatic for every source) or one entry per
-    source, each None (automatic), a mode name ("auto", "window", "percentile", "fixed"), a CT
+    source, each None (automatic), a mode name ("auto", "window", "percentile", "fixed", "functional"), a CT
     preset name ("brain", "soft tissue", "bone") or a dict of ``normalize()`` arguments.
     ``method_options`` go to the fusion method (e.g. ``{"levels": 3}`` for laplacian).
     """
