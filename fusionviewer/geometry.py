@@ -54,6 +54,7 @@ class RegistrationDecision:
     transform: str
     reason: str
     fixed_index: int = 0
+    tag: str = ""  # a few words for short headers (NIfTI descrip): "same FoR", "FoRs differ"...
 
     @property
     def registers(self) -> bool:
@@ -68,6 +69,10 @@ class RegistrationDecision:
                else "no registration, pixel grids")
         return f"{how} ({self.requested}: {self.reason})"
 
+    def short(self) -> str:
+        """E.g. 'auto: identity, same FoR' (for 80-character headers)."""
+        return f"{self.requested}: {self.transform}" + (f", {self.tag}" if self.tag else "")
+
     def line(self) -> str:
         """The one line the CLI prints."""
         return f"registration: {self.text()}"
@@ -81,31 +86,32 @@ def frame_of_reference(image: Image) -> str | None:
 def decide_registration(images: Sequence[Image], requested: str, fixed_index: int = 0
                         ) -> RegistrationDecision:
     """Which transform brings the sources onto the fixed grid, and why (rules: module doc)."""
-    def done(transform: str, reason: str) -> RegistrationDecision:
-        return RegistrationDecision(requested, transform, reason, fixed_index)
+    def done(transform: str, reason: str, tag: str) -> RegistrationDecision:
+        return RegistrationDecision(requested, transform, reason, fixed_index, tag)
 
     geometry = [has_patient_geometry(img) for img in images]
     frames = [frame_of_reference(img) for img in images]
     distinct = list(dict.fromkeys(f for f in frames if f))
     if requested in ("rigid", "affine"):
-        return done(requested, "chosen by the user")
+        return done(requested, "chosen by the user", "")
     if not all(geometry):
         bad = ", ".join(str(k + 1) for k, g in enumerate(geometry) if not g)
         return done(PIXEL_GRID, f"source(s) {bad} carry no patient geometry (raster images): "
-                                "fused pixel by pixel, one grid size needed")
+                                "fused pixel by pixel, one grid size needed", "rasters")
     if requested == "none":
-        return done(IDENTITY, "chosen by the user")
+        return done(IDENTITY, "chosen by the user", "")
     if len(distinct) > 1:
         listed = ", ".join(f"{k + 1}: {_short(f)}" for k, f in enumerate(frames) if f)
-        return done("rigid", f"DICOM Frames of Reference differ ({listed})")
+        return done("rigid", f"DICOM Frames of Reference differ ({listed})", "FoRs differ")
     if distinct and all(frames):
-        return done(IDENTITY, f"all sources share DICOM Frame of Reference {_short(distinct[0])}")
+        return done(IDENTITY, f"all sources share DICOM Frame of Reference {_short(distinct[0])}",
+                    "same FoR")
     if distinct:
         without = ", ".join(str(k + 1) for k, f in enumerate(frames) if not f)
         return done(IDENTITY, f"source(s) {without} carry no Frame of Reference; patient "
-                              "coordinates taken as shared")
+                              "coordinates taken as shared", "FoR partly absent")
     return done(IDENTITY, "no source carries a Frame of Reference (NIfTI/MHA/NRRD); patient "
-                          "coordinates taken as shared")
+                          "coordinates taken as shared", "no FoR")
 
 
 def _short(uid: str) -> str:

@@ -29,15 +29,30 @@ def _read_series(folder: Path) -> sitk.Image:
     return reader.Execute()
 
 
+def resample_iso(img: sitk.Image, spacing: float, outside: float = 0.0) -> sitk.Image:
+    """``img`` (float32) smoothed and resampled to isotropic ``spacing`` mm over its extent."""
+    img = sitk.Cast(img, sitk.sitkFloat32)
+    size = [int(round(n * s / spacing)) for n, s in zip(img.GetSize(), img.GetSpacing())]
+    # sigma of half the new spacing against aliasing
+    smooth = sitk.SmoothingRecursiveGaussian(img, spacing / 2.0)
+    return sitk.Resample(smooth, size, sitk.Transform(), sitk.sitkLinear, img.GetOrigin(),
+                         (spacing,) * 3, img.GetDirection(), outside, sitk.sitkFloat32)
+
+
+def read_series(folder: Path) -> tuple[sitk.Image, dict]:
+    """A real series read by SimpleITK and its first file's header (pydicom, no pixels)."""
+    import pydicom
+
+    reader = sitk.ImageSeriesReader()
+    names = reader.GetGDCMSeriesFileNames(str(folder))
+    reader.SetFileNames(names)
+    return reader.Execute(), pydicom.dcmread(names[0], stop_before_pixels=True)
+
+
 @lru_cache(maxsize=4)
 def real_ct(spacing: float = 4.0) -> sitk.Image:
     """The real CT (HU, float32) resampled to isotropic ``spacing`` mm over its own extent."""
-    ct = sitk.Cast(_read_series(REAL_CT), sitk.sitkFloat32)
-    size = [int(round(n * s / spacing)) for n, s in zip(ct.GetSize(), ct.GetSpacing())]
-    # sigma of half the new spacing against aliasing
-    smooth = sitk.SmoothingRecursiveGaussian(ct, spacing / 2.0)
-    return sitk.Resample(smooth, size, sitk.Transform(), sitk.sitkLinear, ct.GetOrigin(),
-                         (spacing,) * 3, ct.GetDirection(), -1000.0, sitk.sitkFloat32)
+    return resample_iso(_read_series(REAL_CT), spacing, -1000.0)
 
 
 def activity(points_mm: np.ndarray, ct: sitk.Image | None = None) -> np.ndarray:
