@@ -95,3 +95,51 @@ def test_fuse_real_ct_mr_with_defaults_registers(tmp_path, capsys):
     fused, ct = load(out), load(folders["ct"])
     assert fused.same_grid(ct)
     assert fused.provenance.frame_of_reference_uid == ct.provenance.frame_of_reference_uid
+
+
+def test_dicom_export_of_fused_and_resampled_series(spect_ct, tmp_path, capsys):
+    """Both series keep the CT's grid, Frame of Reference and study; read back by pydicom and
+    SimpleITK; the resampled SPECT keeps its counts and modality."""
+    import pydicom
+
+    (ct_dir, nm_dir), _ = spect_ct
+    out, res_dir = tmp_path / "fused", tmp_path / "nm_on_ct"
+    code, stdout, err = _fuse(capsys, ct_dir, nm_dir, "-o", out, "--format", "dicom",
+                              "--method", "average", "--export-resampled", res_dir)
+    assert code == 0, err
+    assert f"wrote {res_dir}" in stdout
+    ct = load_image(ct_dir)
+    for folder, modality in ((out, "OT"), (res_dir, "NM")):
+        files = sorted(folder.glob("IM_*.dcm"))
+        assert len(files) == ct.num_slices
+        ds = pydicom.dcmread(files[0])
+        assert ds.FrameOfReferenceUID == ct.provenance.frame_of_reference_uid
+        assert ds.StudyInstanceUID == ct.provenance.study_instance_uid
+        assert ds.Modality == modality and len(ds.SeriesDescription) <= 64
+        assert "auto" in ds.DerivationDescription and "Frame of Reference" in \
+            ds.DerivationDescription
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+        img = reader.Execute()
+        assert img.GetSize() == ct.shape[::-1]
+        np.testing.assert_allclose(img.GetOrigin(), ct.origin, atol=1e-3)
+        np.testing.assert_allclose(img.GetSpacing(), ct.spacing, atol=1e-4)
+        np.testing.assert_allclose(img.GetDirection(), ct.direction, atol=1e-6)
+    from fusionviewer.pipeline import FusionJob, FusionOptions
+
+    expected = FusionJob([ct_dir, nm_dir], FusionOptions(method="average")).run().originals[1]
+    back = load_image(res_dir)
+    assert back.same_grid(ct)
+    np.testing.assert_allclose(back.array, expected.array, atol=0.5)  # counts, original units
+    assert back.array.max() > 7000
+
+
+def test_series_description_cut_at_a_word():
+    from fusionviewer.io.export import cut_at_word
+
+    text = ("NM resampled onto source 1 (CT) grid, auto: identity, same FoR, with a long "
+            "explanation")
+    cut = cut_at_word(text, 64)
+    assert len(cut) <= 64 and text.startswith(cut) and not text[len(cut)].isalnum()
+    assert cut_at_word("short", 64) == "short"
+    assert len(cut_at_word("x" * 100, 64)) == 64
