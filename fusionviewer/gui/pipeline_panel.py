@@ -52,7 +52,13 @@ class PipelinePanel(QGroupBox):
         self.doc = doc
         self.registration = _combo([(label, name) for name, label in REGISTRATIONS.items()],
                                    lambda v: doc.set_options(register=v))
-        self.registration.setToolTip("Mattes mutual information, multi-resolution (SimpleITK)")
+        self.registration.setToolTip(
+            "Automatic: identity in patient coordinates when the DICOM sources share one Frame "
+            "of Reference (or carry none), rigid registration when their Frames differ. "
+            "Registration: Mattes mutual information, multi-resolution (SimpleITK)")
+        self.decision = QLabel("")  # what the last fusion did and why (the auto decision)
+        self.decision.setWordWrap(True)
+        self.decision.setStyleSheet("color: #555;")
         self.fixed = QComboBox()
         self.fixed.setToolTip("The image the others are registered and resampled onto")
         self.fixed.currentIndexChanged.connect(
@@ -79,6 +85,7 @@ class PipelinePanel(QGroupBox):
         self.auto_run.setChecked(True)
         form = QFormLayout()
         form.addRow("Registration", self.registration)
+        form.addRow("", self.decision)
         form.addRow("Fixed image", self.fixed)
         form.addRow("Method", self.method)
         form.addRow("Block size", self.block)
@@ -114,6 +121,7 @@ class PipelinePanel(QGroupBox):
         doc.optionsChanged.connect(self.show_options)
         doc.busyChanged.connect(self._on_busy)
         doc.progressChanged.connect(self._on_progress)
+        doc.resultChanged.connect(self.show_decision)
         self.refresh_sources()
         self.show_options()
 
@@ -160,6 +168,14 @@ class PipelinePanel(QGroupBox):
         for combo, value in zip(self.norm_combos,
                                 opts.per_source("normalization", len(self.norm_combos))):
             _select(combo, value)
+
+    def show_decision(self) -> None:
+        """The registration the shown result used and why (e.g. the auto decision)."""
+        result = self.doc.result
+        decision = getattr(result, "decision", None) if result is not None else None
+        text = f"Used: {decision.text()}" if decision is not None else ""
+        self.decision.setText(text)
+        self.decision.setToolTip(text)
 
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)
