@@ -154,12 +154,31 @@ def on_fixed_frame(image: Image, fixed: Image) -> Image:
 
 
 def to_fixed_grid(moving: Image, fixed: Image, label: str = "the fixed source") -> Image:
-    """``moving`` resampled onto the fixed grid by patient coordinates (identity; linear; outside
-    = the moving minimum; integer data rounded to its dtype); as is if already on that grid."""
+    """``moving`` resampled onto the fixed grid by patient coordinates (identity, linear;
+    outside = the moving minimum); as is if already on that grid.
+
+    Gray data other than uint8 comes out as float32 (interpolated counts, Bq/ml or HU are kept,
+    not rounded), straight from SimpleITK's resampler with the fixed grid as output parameters;
+    uint8 and colour go through ``registration.resample_to`` (rounded back to uint8)."""
     from .registration import resample_to
 
     if moving.same_grid(fixed):
         return on_fixed_frame(moving, fixed)
-    out = resample_to(moving, fixed, None,
-                      description=f"resampled by patient coordinates onto the grid of {label}")
-    return on_fixed_frame(out, fixed)
+    description = f"resampled by patient coordinates onto the grid of {label}"
+    if moving.is_color or moving.array.dtype == np.uint8 or (fixed.is_2d and moving.is_2d):
+        return on_fixed_frame(resample_to(moving, fixed, None, description=description), fixed)
+    import SimpleITK as sitk
+
+    src = moving.to_sitk()
+    if src.GetPixelID() not in (sitk.sitkFloat32, sitk.sitkFloat64):
+        src = sitk.Cast(src, sitk.sitkFloat32)
+    out = sitk.Resample(src, list(fixed.shape[::-1]), sitk.Transform(3, sitk.sitkIdentity),
+                        sitk.sitkLinear, fixed.origin, fixed.spacing, fixed.direction,
+                        float(np.min(moving.array)), sitk.sitkFloat32)
+    prov = moving.provenance
+    prov = dataclasses.replace(prov, description="; ".join(
+        p for p in (prov.description, description) if p))
+    image = dataclasses.replace(moving, array=sitk.GetArrayViewFromImage(out).copy(),
+                                spacing=fixed.spacing, origin=fixed.origin,
+                                direction=fixed.direction, provenance=prov)
+    return on_fixed_frame(image, fixed)
