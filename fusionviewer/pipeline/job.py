@@ -133,8 +133,8 @@ class FusionJob:
             on_grid = self._geometry(inputs, decision, cancel)
             if decision.transform != PIXEL_GRID:
                 timings["geometry"] = time.perf_counter() - t0
-            if "registering" in ranges:  # "auto" decided not to register: its share is done
-                report(progress, "registering", ranges["registering"][1])
+                if "registering" in ranges:  # resampled instead of registered: share done
+                    report(progress, "registering", ranges["registering"][1])
 
         check_cancel(cancel)
         t0 = time.perf_counter()
