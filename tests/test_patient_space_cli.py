@@ -116,6 +116,7 @@ def test_dicom_export_of_fused_and_resampled_series(spect_ct, tmp_path, capsys):
         assert ds.FrameOfReferenceUID == ct.provenance.frame_of_reference_uid
         assert ds.StudyInstanceUID == ct.provenance.study_instance_uid
         assert ds.Modality == modality and len(ds.SeriesDescription) <= 64
+        assert "auto: identity, same FoR" in ds.SeriesDescription
         assert "auto" in ds.DerivationDescription and "Frame of Reference" in \
             ds.DerivationDescription
         reader = sitk.ImageSeriesReader()

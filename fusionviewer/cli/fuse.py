@@ -45,9 +45,6 @@ def run(args: argparse.Namespace) -> int:
     print_decision(result)
     metrics = measure(result, cancel=args.cancel) if args.metrics else None  # a failure here leaves no output
     written = export_result(result, args.output, args.format, force=args.force)
-    if args.export_resampled:
-        more = export_resampled(result, args.export_resampled, force=args.force)
-        print(f"wrote {args.export_resampled} (resampled moving source(s), {len(more)} file(s))")
     notices = list(result.notices)
     if fmt == "png" and len(written) == 1 and result.fused.num_slices > 1:
         notices.append(f"the result has {result.fused.num_slices} slices; the PNG holds the "
@@ -57,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"fusionviewer: notice: {notice}", file=sys.stderr)
     shown = written[0] if len(written) == 1 and fmt != "dicom" else args.output
     print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
+    if args.export_resampled:
+        more = export_resampled(result, args.export_resampled, force=args.force)
+        print(f"wrote {args.export_resampled} (resampled moving source(s), {len(more)} file(s))")
     if metrics is not None:
         print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0

@@ -77,11 +77,13 @@ def export_result(result: Any, out: str | Path, fmt: str | None = None,
         export.write_nifti(result.fused, path, force=force, description=_short_description(result))
         return [path]
     return list(export.write_dicom_series(result.fused, out, sources=result.inputs,
-                                          description=result.description, force=force))
+                                          description=_short_description(result),
+                                          derivation=result.description, force=force))
 
 
 def _short_description(result: Any) -> str:
-    """Method and registration decision in a few words (NIfTI's 80-byte descrip)."""
+    """Method and registration decision in a few words (NIfTI's 80-byte descrip, DICOM
+    SeriesDescription); the whole line goes to DerivationDescription."""
     decision = getattr(result, "decision", None)
     reg = f"; {decision.short()}" if decision is not None else ""
     return f"FusionViewer {result.method} fusion{reg}"
