@@ -65,7 +65,7 @@ class Provenance:
 class Normalization:
     """A linear intensity map ``normalized = clip((value - low) / (high - low), 0, 1)``."""
 
-    kind: str  # "window", "percentile", "fixed" (e.g. 8-bit 0..255), "identity"
+    kind: str  # "window", "percentile", "fixed" (e.g. 8-bit 0..255), "functional", "identity"
     low: float
     high: float
     note: str = ""  # e.g. "CT brain window 80/40" or "MR percentiles 0.5-99.5"

@@ -9,17 +9,24 @@ Modes of :func:`normalize`:
 - ``"percentile"``: robust ``low, high`` = the ``percentiles`` (default 0.5 and 99.5) of the
   luminance; if they coincide, the minimum and maximum; a constant image gives all zeros.
 - ``"fixed"``: 8-bit data, ``0..255 -> [0, 1]``.
+- ``"functional"``: PET/SPECT activity (Bq/ml, counts): ``0..max`` of the volume, so focal
+  uptake keeps its internal contrast (whole-volume 0.5-99.5 percentiles put the 99.5th
+  percentile of a real SPECT at 101 counts against a maximum of 8,526: 64 % of the uptake voxels
+  saturated). Negative values (reconstruction noise) clip to 0; a volume without positive values
+  falls back to ``"percentile"``.
 
 Exact ``"auto"`` rules, first match wins:
 
 1. an image that already carries a ``Normalization`` is returned unchanged;
 2. a ``window`` or ``preset`` argument -> ``"window"`` with it;
 3. 8-bit integer rasters (dtype ``uint8``, gray or colour, any modality) -> ``"fixed"``
-   0..255: they are already display-mapped, so PNG in gives PNG out exactly;
+   0..255: they are already display-mapped, so PNG in gives PNG out exactly (the Harvard
+   PET/SPECT RGB PNGs stay here, untouched by rule 6);
 4. CT with a header window -> that window;
 5. CT without one -> the brain preset (W/L 80/40) if the values look like HU (minimum < -500),
    else ``"percentile"``;
-6. MR, PT, NM, OT and anything else -> ``"percentile"``.
+6. PT and NM (not 8-bit) -> ``"functional"`` 0..max;
+7. MR, OT and anything else -> ``"percentile"``.
 
 Colour images keep their three channels: every channel gets the same linear map (so hues are
 kept; ``image.luminance()`` of the result is the normalized luminance); percentiles are taken
@@ -42,7 +49,8 @@ CT_PRESETS: dict[str, tuple[float, float]] = {
     "soft tissue": (40.0, 400.0),
     "bone": (400.0, 1800.0),
 }
-MODES = ("auto", "window", "percentile", "fixed")
+MODES = ("auto", "window", "percentile", "fixed", "functional")
+FUNCTIONAL_MODALITIES = ("PT", "NM")  # activity images normalized 0..max (rule 6 of "auto")
 HU_AIR_THRESHOLD = -500.0  # a CT whose minimum is below this is taken to be in HU
 
 # BT.601 full range (JPEG/JFIF) constants.
@@ -80,6 +88,8 @@ def choose_normalization(image: Image, *, mode: str = "auto",
         return Normalization("fixed", 0.0, 255.0, "8-bit 0..255")
     if mode == "percentile":
         return percentile_normalization(image, percentiles)
+    if mode == "functional":
+        return functional_normalization(image, percentiles)
     raise InputError(f"unknown normalization mode '{mode}' (expected one of {', '.join(MODES)})")
 
 
@@ -93,6 +103,8 @@ def _auto_mode(image: Image, window, preset) -> str:
             return "window"
         if float(np.min(image.array)) < HU_AIR_THRESHOLD:
             return "window"  # falls through to the brain preset
+    if image.modality in FUNCTIONAL_MODALITIES:
+        return "functional"
     return "percentile"
 
 
@@ -141,6 +153,16 @@ def percentile_normalization(image: Image, percentiles: tuple[float, float] = (0
         low, high = float(np.min(values)), float(np.max(values))
     return Normalization("percentile", low, high,
                          f"{image.modality} percentiles {p_lo:g}-{p_hi:g}")
+
+
+def functional_normalization(image: Image, percentiles: tuple[float, float] = (0.5, 99.5)
+                             ) -> Normalization:
+    """Activity 0..max (counts, Bq/ml): no hot spot saturates; percentiles if nothing is > 0."""
+    values = image.luminance() if image.is_color else image.array
+    high = float(np.max(values))
+    if high <= 0:
+        return percentile_normalization(image, percentiles)
+    return Normalization("functional", 0.0, high, f"{image.modality} activity 0..max ({high:g})")
 
 
 def rgb_to_ycbcr(rgb01: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -96,7 +96,7 @@ def test_auto_uint8_is_fixed_and_exact_for_png_round_trips():
         "fixed"
 
 
-@pytest.mark.parametrize("modality", ["MR", "PT", "NM", "OT"])
+@pytest.mark.parametrize("modality", ["MR", "OT"])
 def test_auto_non_ct_float_data_uses_robust_percentiles(modality):
     rng = np.random.default_rng(0)
     mr = png("ct-mri", "34012.png", 1).astype(np.float32) * 7.5
@@ -172,3 +172,47 @@ def test_ycbcr_of_primaries_and_gray():
     # out-of-gamut combinations (a fused Y with another chroma) are clipped to [0, 1]
     out = ycbcr_to_rgb(np.array([1.0]), np.array([1.0]), np.array([1.0]))
     assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def _spect_with_hot_spot() -> tuple[np.ndarray, np.ndarray]:
+    """SPECT-like counts: a body of ~40 counts (Poisson) and a Gaussian hot spot up to 8,526."""
+    rng = np.random.default_rng(3)
+    z, y, x = np.mgrid[:40, :64, :64].astype(np.float32)
+    body = ((y - 32) ** 2 + (x - 32) ** 2) < 28 ** 2
+    counts = rng.poisson(40.0 * body).astype(np.float32)
+    hot = 8526.0 * np.exp(-((z - 20) ** 2 + (y - 30) ** 2 + (x - 36) ** 2) / (2 * 2.5 ** 2))
+    return np.rint(counts + hot).astype(np.uint16), hot > 400.0
+
+
+@pytest.mark.parametrize("modality", ["PT", "NM"])
+def test_functional_normalization_keeps_hot_spot_contrast(modality):
+    counts, uptake = _spect_with_hot_spot()
+    image = Image(counts, modality=modality)
+    old = normalize(image, mode="percentile")  # the former rule: most uptake voxels saturate
+    assert np.mean(old.array[uptake] >= 1.0) > 0.5
+    out = normalize(image)
+    assert out.normalization.kind == "functional"
+    assert out.normalization.low == 0.0 and out.normalization.high == float(counts.max())
+    hot = out.array[uptake]
+    assert np.sum(hot >= 1.0) == 1  # only the peak voxel reaches the top
+    # internal contrast kept: normalized values follow the counts one to one inside the spot
+    np.testing.assert_allclose(hot, counts[uptake] / counts.max(), rtol=1e-6)
+    core = counts > 2000  # the spot's core: one flat level before, graded now
+    assert len(np.unique(old.array[core])) == 1
+    assert len(np.unique(np.round(out.array[core] * 255))) > 20
+    # the background stays above zero (anatomy of the body is not lost, just dim)
+    assert 0.0 < out.array[~uptake].mean() < 0.02
+
+
+def test_functional_rule_leaves_8bit_and_colour_rasters_fixed(pet_mri_pair, spect_mri_pair):
+    """The Harvard PET/SPECT are 8-bit RGB PNGs: still fixed 0..255 (the rule order)."""
+    for pair, modality in ((pet_mri_pair, "PT"), (spect_mri_pair, "NM")):
+        rgb = np.asarray(PILImage.open(pair[1]))[np.newaxis, ..., :3]
+        out = normalize(Image(rgb, modality=modality))
+        assert out.normalization.kind == "fixed" and out.normalization.high == 255.0
+        np.testing.assert_array_equal(np.rint(out.array * 255).astype(np.uint8), rgb)
+
+
+def test_functional_without_positive_values_falls_back_to_percentiles():
+    out = normalize(Image(-np.arange(8, dtype=np.float32).reshape(2, 2, 2), modality="PT"))
+    assert out.normalization.kind == "percentile"

@@ -8,6 +8,7 @@ import sys
 from ..errors import InputError
 from ..fusion import DEFAULT_METHOD, available_methods
 from ..pipeline import BLOCK_SIZES, DEVICES, FORMATS, INITS, REGISTRATIONS, FusionOptions
+from ..pipeline.options import DEFAULT_REGISTRATION
 
 
 def add_fusion_options(parser: argparse.ArgumentParser) -> None:
@@ -17,8 +18,11 @@ def add_fusion_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=DEFAULT_METHOD, choices=available_methods(),
                         help="fusion method (default: %(default)s; without usable CNN weights "
                              "it falls back to gff with a notice)")
-    parser.add_argument("--register", default="none", choices=list(REGISTRATIONS),
-                        help="register every source onto the fixed one (default: %(default)s)")
+    parser.add_argument("--register", default=DEFAULT_REGISTRATION, choices=list(REGISTRATIONS),
+                        help="how the sources come onto the fixed grid (default: %(default)s: "
+                             "identity in patient coordinates when the DICOM sources share one "
+                             "Frame of Reference or carry none, rigid when their Frames differ; "
+                             "none: identity; rigid/affine: always register)")
     parser.add_argument("--fixed", type=int, default=1, metavar="K",
                         help="1-based index of the fixed (reference) source (default: 1)")
     parser.add_argument("--init", default="search", choices=list(INITS),
@@ -69,6 +73,12 @@ def options_from_args(args: argparse.Namespace, sources: list[str]) -> FusionOpt
         series_uids=[v.strip() or None for v in series.split(",")] if series else None)
     options.validate(len(sources))
     return options
+
+
+def print_decision(result) -> None:
+    """The one line saying which registration the fusion used and why (stderr)."""
+    if getattr(result, "decision", None) is not None:
+        print(f"fusionviewer: {result.decision.line()}", file=sys.stderr)
 
 
 class ProgressBar:

@@ -8,7 +8,8 @@ import sys
 
 from ..errors import InputError
 from ..pipeline import FusionJob, check_output, export_result, measure
-from ._common import ProgressBar, add_fusion_options, options_from_args
+from ..pipeline.export import export_resampled, resampled_folders
+from ._common import ProgressBar, add_fusion_options, options_from_args, print_decision
 
 
 def register(subparsers) -> None:
@@ -18,6 +19,11 @@ def register(subparsers) -> None:
                     "series folder). The output suffix picks the format: .png, .nii/.nii.gz, or "
                     "a folder with --format dicom.")
     parser.add_argument("sources", nargs="+", metavar="SRC", help="source images (two or more)")
+    parser.add_argument("--export-resampled", metavar="DIR",
+                        help="also write each moving source, resampled (registered) onto the "
+                             "fixed grid in its original units, as a DICOM series in the fixed "
+                             "source's frame of reference and study (DIR, or DIR/source_K for "
+                             "several); a PACS viewer can then fuse it itself")
     parser.add_argument("--series", metavar="UID1,UID2",
                         help="SeriesInstanceUID per source for folders holding several series")
     parser.add_argument("--explain", metavar="DIR",
@@ -39,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
         from ..io.guard import check_destination
 
         check_destination(explain_dir, force=args.force, sources=args.sources, folder=True)
+    if args.export_resampled:
+        for folder in resampled_folders(len(args.sources), args.export_resampled,
+                                        options.fixed_index).values():
+            check_output(folder, "dicom", args.force, args.sources)
     with ProgressBar(enabled=not args.no_progress) as bar:
         result = FusionJob(args.sources, options).run(progress=bar, cancel=args.cancel)
+    print_decision(result)
     metrics = measure(result, cancel=args.cancel) if args.metrics else None  # a failure here leaves no output
     written = export_result(result, args.output, args.format, force=args.force)
     if explain_dir:
@@ -65,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
             print_registration_warning(reg.report, args.sources[k], fixed)
     shown = written[0] if len(written) == 1 and fmt != "dicom" else args.output
     print(f"wrote {shown} ({result.method}, {len(written)} file(s))")
+    if args.export_resampled:
+        more = export_resampled(result, args.export_resampled, force=args.force)
+        print(f"wrote {args.export_resampled} (resampled moving source(s), {len(more)} file(s))")
     if metrics is not None:
         print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0

@@ -22,6 +22,7 @@ NORMALIZATIONS: list[tuple[str, Any]] = (
     [("Automatic", None)]
     + [(f"CT {name} ({w:g}/{c:g})", name) for name, (c, w) in CT_PRESETS.items()]
     + [("CT header window", "window"), ("MR percentiles 0.5–99.5", "percentile"),
+       ("PET/SPECT activity 0–max", "functional"),
        ("8-bit 0–255", "fixed")])
 
 
@@ -52,8 +53,14 @@ class PipelinePanel(QGroupBox):
         self.doc = doc
         self.registration = _combo([(label, name) for name, label in REGISTRATIONS.items()],
                                    lambda v: doc.set_options(register=v))
-        self.registration.setToolTip("Mattes mutual information, multi-resolution (SimpleITK); "
-                                     "volumes try 24 orientations from two centres")
+        self.registration.setToolTip(
+            "Automatic: identity in patient coordinates when the DICOM sources share one Frame "
+            "of Reference (or carry none), rigid registration when their Frames differ. "
+            "Registration: Mattes mutual information, multi-resolution (SimpleITK); volumes try "
+            "24 orientations from two centres")
+        self.decision = QLabel("")  # what the last fusion did and why (the auto decision)
+        self.decision.setWordWrap(True)
+        self.decision.setStyleSheet("color: #555;")
         self.fixed = QComboBox()
         self.fixed.setToolTip("The image the others are registered and resampled onto")
         self.fixed.currentIndexChanged.connect(
@@ -80,6 +87,7 @@ class PipelinePanel(QGroupBox):
         self.auto_run.setChecked(True)
         form = QFormLayout()
         form.addRow("Registration", self.registration)
+        form.addRow("", self.decision)
         self.registration_quality = QualityLabel(doc)
         form.addRow("", self.registration_quality)
         form.addRow("Fixed image", self.fixed)
@@ -117,6 +125,7 @@ class PipelinePanel(QGroupBox):
         doc.optionsChanged.connect(self.show_options)
         doc.busyChanged.connect(self._on_busy)
         doc.progressChanged.connect(self._on_progress)
+        doc.resultChanged.connect(self.show_decision)
         self.refresh_sources()
         self.show_options()
 
@@ -136,7 +145,8 @@ class PipelinePanel(QGroupBox):
             combo = _combo(NORMALIZATIONS, lambda _v: self._normalization_changed())
             _select(combo, previous[i] if i < len(previous) else None)
             combo.setToolTip("Automatic: DICOM window or brain preset for CT, 0–255 for 8-bit "
-                             "images, 0.5–99.5 percentiles otherwise")
+                             "images, 0–max for PET/SPECT activity, 0.5–99.5 percentiles "
+                             "otherwise")
             self.norm_combos.append(combo)
             self.norm_form.addRow(f"{SLOT_NAMES[i]} ({src.image.modality})", combo)
         self.run_btn.setEnabled(len(loaded) >= 2 and not self.doc.busy)
@@ -162,6 +172,14 @@ class PipelinePanel(QGroupBox):
         for combo, value in zip(self.norm_combos,
                                 opts.per_source("normalization", len(self.norm_combos))):
             _select(combo, value)
+
+    def show_decision(self) -> None:
+        """The registration the shown result used and why (e.g. the auto decision)."""
+        result = self.doc.result
+        decision = getattr(result, "decision", None) if result is not None else None
+        text = f"Used: {decision.text()}" if decision is not None else ""
+        self.decision.setText(text)
+        self.decision.setToolTip(text)
 
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)

@@ -13,12 +13,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..image import Image, canonical_modality, check_geometry
+from ..image import Image, canonical_modality, check_geometry, checked_direction
 from ..progress import CancelFlag, ProgressCallback
 from ._common import MAX_VOXELS
-from .dicom import SeriesInfo, is_dicom_file, list_series, read_dicom
+from .dicom import (SeriesInfo, describe_series, is_dicom_file, list_series, read_dicom,
+                    series_members)
 from .raster import RASTER_SUFFIXES, read_raster
 from .volume import is_volume_path, read_volume
+
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 __all__ = ["load_image", "list_series", "describe", "SeriesInfo", "MAX_VOXELS"]
 
@@ -115,5 +118,43 @@ def describe(path: str | Path, *, series_uid: str | None = None,
         info["format"] = "volume (SimpleITK)"
     else:
         info["format"] = "raster (Pillow)"
+    if dicom:  # headers for the geometry, pixels streamed for the range: no volume held
+        info.update(_dicom_summary(path, series_uid, modality))
+        return info
     info.update(_image_summary(load_image(path, series_uid=series_uid, modality=modality)))
     return info
+
+
+def _dicom_summary(path: Path, series_uid: str | None, modality: str | None) -> dict[str, Any]:
+    """``_image_summary`` of a DICOM series without loading its volume."""
+    hint = canonical_modality(modality) if modality else None
+    try:
+        d = describe_series(series_members(path, series_uid), modality=hint)
+        direction, note = checked_direction(d["spacing"], d["origin"],
+                                            d.get("direction", IDENTITY), str(path))
+    except InputError as exc:
+        if exc.path is None:
+            raise InputError(str(exc), str(path)) from None
+        raise
+    prov = d["provenance"]
+    notes = "; ".join(n for n in (prov.description, note) if n)
+    summary: dict[str, Any] = {
+        "modality": d["modality"],
+        "size": list(d["size"]),
+        "spacing": [round(v, 6) for v in d["spacing"]],
+        "origin": [round(v, 6) for v in d["origin"]],
+        "direction": [round(v, 6) for v in direction],
+        "dtype": str(d["dtype"]),
+        "color": bool(d["color"]),
+        "min": float(d["low"]),
+        "max": float(d["high"]),
+        "window": list(d["window"]) if d["window"] else None,
+    }
+    if prov.series_instance_uid:
+        summary["series_uid"] = prov.series_instance_uid
+        summary["study_uid"] = prov.study_instance_uid
+        summary["frame_of_reference_uid"] = prov.frame_of_reference_uid
+        summary["description"] = prov.attributes.get("SeriesDescription", "")
+    if notes:
+        summary["notes"] = notes
+    return summary

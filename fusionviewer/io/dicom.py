@@ -437,25 +437,61 @@ def _pixels_via_gdcm(path: Path, ds) -> np.ndarray | None:
     return arr
 
 
-def _apply_rescale(arrays: list[np.ndarray], frames: list[_Frame]) -> np.ndarray:
-    """Stack frames and apply slope/intercept; integer results stay integer (int16 if it fits)."""
-    colour = arrays[0].ndim == 3
-    identity = all(f.slope == 1.0 and f.intercept == 0.0 for f in frames)
-    if colour or identity:
-        return np.stack(arrays)
-    integral = (all(a.dtype.kind in "ui" for a in arrays)
-                and all(f.slope == int(f.slope) and f.intercept == int(f.intercept)
-                        and max(abs(f.slope), abs(f.intercept)) < 2 ** 31 for f in frames))
-    if integral:
-        out = np.stack([a.astype(np.int64) * int(f.slope) + int(f.intercept)
-                        for a, f in zip(arrays, frames)])
-        for dtype in (np.int16, np.int32):
-            info = np.iinfo(dtype)
-            if out.min() >= info.min and out.max() <= info.max:
-                return out.astype(dtype)
-        return out.astype(np.float64).astype(np.float32)
-    return np.stack([(a.astype(np.float64) * f.slope + f.intercept).astype(np.float32)
-                     for a, f in zip(arrays, frames)])
+class _VolumeBuilder:
+    """Slices streamed into one preallocated array, rescaled on the way (modality LUT).
+
+    The output dtype is the smallest that holds the values, as a whole-volume rescale would
+    give: stored values when the LUT is the identity (and colour); integer LUTs give int16 if
+    the values fit, else int32 (else float32); other LUTs float32. A slice that does not fit
+    the current dtype upgrades the array once. ``store=False`` only tracks dtype and range
+    (``fusionviewer info``), so memory stays one slice.
+    """
+
+    def __init__(self, frames: list["_Frame"], store: bool = True):
+        self.n = len(frames)
+        self.identity = all(f.slope == 1.0 and f.intercept == 0.0 for f in frames)
+        self.integral = all(f.slope == int(f.slope) and f.intercept == int(f.intercept)
+                            and max(abs(f.slope), abs(f.intercept)) < 2 ** 31 for f in frames)
+        self.store = store
+        self.array: np.ndarray | None = None
+        self.dtype: np.dtype | None = None
+        self.low, self.high = np.inf, -np.inf
+
+    def _values(self, a: np.ndarray, frame: "_Frame") -> np.ndarray:
+        if a.ndim == 3 or self.identity:  # colour, or stored values as they are
+            return a
+        if self.integral and a.dtype.kind in "ui":
+            v = a.astype(np.int64) * int(frame.slope) + int(frame.intercept)
+            for dtype in (np.int16, np.int32):
+                info = np.iinfo(dtype)
+                if v.min() >= info.min and v.max() <= info.max:
+                    return v.astype(dtype)
+            return v.astype(np.float32)
+        return (a.astype(np.float64) * frame.slope + frame.intercept).astype(np.float32)
+
+    def _combined(self, dtype: np.dtype) -> np.dtype:
+        if self.dtype is None or dtype == self.dtype:
+            return dtype
+        if self.identity:  # stored values: as np.stack would promote them
+            return np.result_type(self.dtype, dtype)
+        rank = [np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32)]
+        return max(self.dtype, dtype, key=lambda d: rank.index(d) if d in rank else 3)
+
+    def put(self, z: int, a: np.ndarray, frame: "_Frame") -> None:
+        """Store the rescaled slice ``a`` at ``z`` (ValueError if its shape differs)."""
+        v = self._values(a, frame)
+        dtype = self._combined(v.dtype)
+        if v.size:
+            self.low, self.high = min(self.low, float(v.min())), max(self.high, float(v.max()))
+        if self.store:
+            if self.array is None:
+                self.array = np.empty((self.n,) + v.shape, dtype=dtype)
+            elif dtype != self.array.dtype:
+                self.array = self.array.astype(dtype)  # a rare one-time upgrade
+            if v.shape != self.array.shape[1:]:
+                raise ValueError("slice shape")
+            self.array[z] = v
+        self.dtype = dtype
 
 
 def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
@@ -504,12 +540,48 @@ def _sort_frames(frames: list[_Frame], name: str) -> tuple[list[_Frame], dict]:
     return frames, geo
 
 
-def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None = None,
-                      progress: ProgressCallback | None = None,
-                      cancel: CancelFlag | None = None) -> Image:
-    """Load the files of one series (headers already read) into one Image."""
+def _series_layout(members: list[tuple[Path, Any]], name: str
+                   ) -> tuple[list[_Frame], dict, dict[tuple[str, int], int]]:
+    """Frames sorted along the normal from the headers alone, the geometry, and the slot (z)
+    of each (file, frame)."""
+    frames: list[_Frame] = []
+    for path, ds in members:
+        frames.extend(_frames_of(path, ds))
+    if not frames:
+        raise InputError("the series holds no image slices", name)
+    frames, geo = _sort_frames(frames, name)
+    return frames, geo, {(str(f.path), f.frame): z for z, f in enumerate(frames)}
+
+
+def _stream_pixels(members: list[tuple[Path, Any]], frames: list[_Frame],
+                   slots: dict[tuple[str, int], int], builder: _VolumeBuilder, name: str,
+                   warnings: list[str], progress, cancel) -> None:
+    """Read each file's pixels (one file at a time) into ``builder``; the dataset is dropped
+    before the next file is read."""
+    for i, (path, _) in enumerate(members):
+        check_cancel(cancel)
+        ds = _dcmread(path, warnings)
+        if "PixelData" not in ds and "FloatPixelData" not in ds:
+            raise InputError("DICOM file has no pixel data (truncated?)", str(path))
+        check_pixel_data_length(path, ds)
+        n = _num_frames(ds)
+        arr = _pixels(path, ds, n)
+        del ds
+        for k in range(n):
+            z = slots.get((str(path), k))
+            if z is None:
+                continue
+            try:
+                builder.put(z, arr[k], frames[z])
+            except ValueError:
+                raise InputError("slices of the series differ in shape or colour", name) from None
+        del arr
+        report(progress, "loading", (i + 1) / len(members))
+
+
+def _check_series_sizes(members: list[tuple[Path, Any]], name: str) -> None:
+    """InputError if the files differ in size or the series is too large to load."""
     first_path, first = members[0]
-    name = str(first_path.parent if len(members) > 1 else first_path)
     rows, cols = _uint(first, "Rows", first_path), _uint(first, "Columns", first_path)
     samples = _uint(first, "SamplesPerPixel", first_path, 1)
     total = 0
@@ -520,40 +592,45 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
         total += rows * cols * _num_frames(ds) * samples
     check_voxel_count(total, name)
 
-    frames: list[_Frame] = []
-    header_warnings: list[str] = []
-    pixels: dict[tuple[str, int], np.ndarray] = {}
-    datasets = []
-    for i, (path, _) in enumerate(members):
-        check_cancel(cancel)
-        ds = _dcmread(path, header_warnings)
-        if "PixelData" not in ds and "FloatPixelData" not in ds:
-            raise InputError("DICOM file has no pixel data (truncated?)", str(path))
-        check_pixel_data_length(path, ds)
-        n = _num_frames(ds)
-        arr = _pixels(path, ds, n)
-        for fr in _frames_of(path, ds):
-            pixels[(str(path), fr.frame)] = arr[fr.frame]
-            frames.append(fr)
-        datasets.append(ds)
-        report(progress, "loading", (i + 1) / len(members))
-    if not frames:
-        raise InputError("the series holds no image slices", name)
 
-    frames, geo = _sort_frames(frames, name)
-    arrays = [pixels[(str(f.path), f.frame)] for f in frames]
-    if len({a.shape for a in arrays}) != 1:
-        raise InputError("slices of the series differ in shape or colour", name)
-    array = _apply_rescale(arrays, frames)
+def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None = None,
+                      progress: ProgressCallback | None = None,
+                      cancel: CancelFlag | None = None) -> Image:
+    """Load the files of one series (headers already read) into one Image.
+
+    Memory: the slice order comes from the headers, then pixels are streamed file by file into
+    one preallocated array (int16 stays int16; float32 only for non-integer rescales), so the
+    peak is about the volume plus one file.
+    """
+    first_path, first = members[0]
+    name = str(first_path.parent if len(members) > 1 else first_path)
+    _check_series_sizes(members, name)
+    frames, geo, slots = _series_layout(members, name)
+    header_warnings: list[str] = []
+    builder = _VolumeBuilder(frames)
+    _stream_pixels(members, frames, slots, builder, name, header_warnings, progress, cancel)
+    array = builder.array
+    if array is None:
+        raise InputError("the series holds no image slices", name)
     if array.ndim == 4 and array.shape[-1] != 3:
         raise InputError(f"{array.shape[-1]} samples per pixel are not supported", name)
+    fields = _series_fields(members, frames, geo, header_warnings, modality, name)
+    image = Image(array, **fields)
+    image.check_finite(name)
+    return image
 
+
+def _series_fields(members, frames: list[_Frame], geo: dict, header_warnings: list[str],
+                   modality: str | None, name: str) -> dict[str, Any]:
+    """Image fields (spacing, origin, direction, modality, window, provenance) of a series."""
+    first_path, first = members[0]
     ps = frames[0].pixel_spacing or (1.0, 1.0)
     if not (np.isfinite(ps).all() and min(ps) > 0):
         text = "\\".join(f"{v:g}" for v in ps)
         raise InputError(f"PixelSpacing {text} mm is not positive", name)
+    notes = list(geo["notes"])
     if header_warnings:
-        geo["notes"].append(f"DICOM header: {one_line(header_warnings[0], 120)}")
+        notes.append(f"DICOM header: {one_line(header_warnings[0], 120)}")
     spacing = (float(ps[1]), float(ps[0]), float(geo["dz"]))
     window = frames[0].window
     if _text(first, "PhotometricInterpretation").upper() == "MONOCHROME1" and window:
@@ -579,20 +656,48 @@ def load_dicom_series(members: list[tuple[Path, Any]], *, modality: str | None =
         sop_class_uid=_text(first, "SOPClassUID") or None,
         sop_instance_uids=tuple(f.sop_uid for f in frames),
         attributes=attributes,
-        description="; ".join(geo["notes"]))
+        description="; ".join(notes))
     fields: dict[str, Any] = dict(spacing=spacing, origin=geo["origin"], modality=mod,
                                   window=window, provenance=prov)
     if geo["direction"] is not None:
         fields["direction"] = geo["direction"]
-    image = Image(array, **fields)
-    image.check_finite(name)
-    return image
+    return fields
+
+
+def describe_series(members: list[tuple[Path, Any]], *, modality: str | None = None
+                    ) -> dict[str, Any]:
+    """What ``load_dicom_series`` would give, without holding the volume: geometry from the
+    headers, dtype and value range streamed one file at a time (for ``fusionviewer info``)."""
+    first_path, _ = members[0]
+    name = str(first_path.parent if len(members) > 1 else first_path)
+    _check_series_sizes(members, name)
+    frames, geo, slots = _series_layout(members, name)
+    header_warnings: list[str] = []
+    builder = _VolumeBuilder(frames, store=False)
+    _stream_pixels(members, frames, slots, builder, name, header_warnings, None, None)
+    fields = _series_fields(members, frames, geo, header_warnings, modality, name)
+    first_rows = _uint(members[0][1], "Rows", first_path)
+    first_cols = _uint(members[0][1], "Columns", first_path)
+    colour = _uint(members[0][1], "SamplesPerPixel", first_path, 1) == 3 or \
+        _text(members[0][1], "PhotometricInterpretation").upper() == "PALETTE COLOR"
+    if builder.dtype is not None and builder.dtype.kind == "f" and \
+            not np.isfinite([builder.low, builder.high]).all():
+        raise InputError("voxel(s) are NaN or infinite", name)
+    return dict(fields, size=(first_cols, first_rows, len(frames)), dtype=builder.dtype,
+                color=colour, low=builder.low, high=builder.high)
 
 
 def read_dicom(path: str | Path, *, series_uid: str | None = None, modality: str | None = None,
                progress: ProgressCallback | None = None,
                cancel: CancelFlag | None = None) -> Image:
     """Load a DICOM file or the (chosen) series of a folder."""
+    members = series_members(path, series_uid)
+    return load_dicom_series(members, modality=modality, progress=progress, cancel=cancel)
+
+
+def series_members(path: str | Path, series_uid: str | None = None) -> list[tuple[Path, Any]]:
+    """The (path, header) of each file of the DICOM file's series or the folder's (chosen)
+    series; InputError naming the series if a folder holds several and none is chosen."""
     path = Path(path)
     if path.is_dir():
         headers, n_files = _scan_folder(path)
@@ -618,8 +723,7 @@ def read_dicom(path: str | Path, *, series_uid: str | None = None, modality: str
     else:
         ds = _read_header(path, force=not is_dicom_file(path))
         if getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", None) == MEDIA_DIRECTORY:
-            return read_dicom(path.parent, series_uid=series_uid, modality=modality,
-                              progress=progress, cancel=cancel)
+            return series_members(path.parent, series_uid)
         if "SOPClassUID" not in ds:
             raise InputError("corrupt DICOM file (no SOPClassUID: not a valid dataset)", str(path))
         if not _is_image(ds):
@@ -629,4 +733,4 @@ def read_dicom(path: str | Path, *, series_uid: str | None = None, modality: str
             raise InputError(f"file belongs to series {ds.SeriesInstanceUID}, not {series_uid}",
                              str(path))
         members = [(path, ds)]
-    return load_dicom_series(members, modality=modality, progress=progress, cancel=cancel)
+    return members

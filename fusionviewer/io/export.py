@@ -29,6 +29,19 @@ DICOM_NAME = "IM_{:04d}.dcm"
 _DICOM_NAME_RE = re.compile(r"IM_\d{4,}\.dcm")
 _TM = r"([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?"  # DICOM TM: HH[MM[SS[.ffffff]]]
 _LEVELS = 65535  # 16-bit stored values for non-8-bit gray DICOM output
+SERIES_DESCRIPTION = 64  # DICOM LO: at most 64 characters
+NIFTI_DESCRIP = 79  # NIfTI-1 descrip: 80 bytes with the terminating NUL
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut at the last word boundary (no ellipsis)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit + 1]
+    cut = head.rfind(" ")
+    out = head[:cut] if cut > limit // 3 else text[:limit]
+    return out.rstrip(" ,;:-(")
 
 
 def _unit_range(image: Image) -> tuple[float, float] | None:
@@ -111,8 +124,10 @@ def write_png_slices(image: Image, folder: str | Path, *, prefix: str = "slice",
     return paths
 
 
-def write_nifti(image: Image, path: str | Path, *, force: bool = False) -> Path:
-    """Write ``.nii`` / ``.nii.gz`` with the image's spacing, origin, direction (RGB as vector)."""
+def write_nifti(image: Image, path: str | Path, *, force: bool = False,
+                description: str = "") -> Path:
+    """Write ``.nii`` / ``.nii.gz`` with the image's spacing, origin, direction (RGB as vector);
+    ``description`` goes into the header's 80-byte ``descrip`` (cut at a word)."""
     import SimpleITK as sitk
 
     path = Path(path)
@@ -127,7 +142,10 @@ def write_nifti(image: Image, path: str | Path, *, force: bool = False) -> Path:
         image = image.with_array(arr.astype(np.uint8))
     with atomic_path(path, verify=lambda tmp: _check_nifti_size(tmp, image)) as tmp:
         try:
-            sitk.WriteImage(image.to_sitk(), str(tmp), useCompression=path.suffix == ".gz")
+            img = image.to_sitk()
+            if description:
+                img.SetMetaData("ITK_FileNotes", cut_at_word(description, NIFTI_DESCRIP))  # -> descrip
+            sitk.WriteImage(img, str(tmp), useCompression=path.suffix == ".gz")
         except RuntimeError as exc:
             raise InputError(f"cannot write NIfTI ({str(exc).strip().splitlines()[-1][:160]})",
                              str(path)) from None
@@ -238,10 +256,13 @@ def _series_paths(folder: Path, n: int) -> list[Path]:
 
 def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Image] = (),
                        description: str, force: bool = False,
-                       anonymise: bool = False) -> list[Path]:
+                       derivation: str | None = None, anonymise: bool = False
+                       ) -> list[Path]:
     """Write one DICOM Secondary Capture instance per slice into ``folder`` (IM_0001.dcm ...).
 
-    ``anonymise``: de-identified with io/anonymise.py (no patient identity, new UIDs).
+    ``description`` becomes SeriesDescription (cut at a word within 64 characters) and, unless
+    ``derivation`` is given, DerivationDescription. ``anonymise``: de-identified with
+    io/anonymise.py (no patient identity, new UIDs).
 
     Patient and study come from the first DICOM source (else a new study of an anonymous
     patient); series and SOP instance UIDs are new. Geometry (ImagePositionPatient,
@@ -283,7 +304,7 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
     else:
         stored_all, bits, slope, intercept, window = _gray_encoding(image)
         photometric = "MONOCHROME2"
-    derivation = description.strip()
+    derivation = (description if derivation is None else derivation).strip()
     if RESEARCH_ONLY.lower() not in derivation.lower():
         derivation = f"{derivation}; {RESEARCH_ONLY}" if derivation else RESEARCH_ONLY
     if "fusionviewer" not in derivation.lower():
@@ -338,7 +359,9 @@ def write_dicom_series(image: Image, folder: str | Path, *, sources: Sequence[Im
                 raise InputError(f"cannot build DICOM instance: {exc}", str(folder)) from None
             if ref is not None and text("StudyDescription"):
                 ds.StudyDescription = text("StudyDescription")
-            ds.SeriesDescription = description[:64]
+            ds.SeriesDescription = cut_at_word(description, SERIES_DESCRIPTION)
+            if image.modality not in ("", "OT"):  # a resampled source keeps its modality
+                ds.Modality = image.modality
             ds.PatientOrientation = list(orientation)  # highdicom accepts single letters only
             ds.ImageType = ["DERIVED", "SECONDARY"]
             ds.DerivationDescription = derivation[:1024]

@@ -75,11 +75,51 @@ def export_result(result: Any, out: str | Path, fmt: str | None = None,
         return list(export.write_png_slices(result.fused, out, force=force))
     if fmt == "nifti":
         path = out if out.name.lower().endswith((".nii", ".nii.gz")) else Path(f"{out}.nii.gz")
-        export.write_nifti(result.fused, path, force=force)
+        export.write_nifti(result.fused, path, force=force, description=_short_description(result))
         return [path]
     return list(export.write_dicom_series(result.fused, out, sources=result.inputs,
-                                          description=result.description, force=force,
+                                          description=_short_description(result),
+                                          derivation=result.description, force=force,
                                           anonymise=anonymise))
+
+
+def _short_description(result: Any) -> str:
+    """Method and registration decision in a few words (NIfTI's 80-byte descrip, DICOM
+    SeriesDescription); the whole line goes to DerivationDescription."""
+    decision = getattr(result, "decision", None)
+    reg = f"; {decision.short()}" if decision is not None else ""
+    return f"FusionViewer {result.method} fusion{reg}"
+
+
+def resampled_folders(result_or_n: Any, out: str | Path, fixed_index: int = 0) -> dict[int, Path]:
+    """Source index -> folder of its resampled series: ``out`` for one moving source, else
+    ``out/source_K`` (1-based K)."""
+    n = result_or_n if isinstance(result_or_n, int) else len(result_or_n.originals)
+    movers = [k for k in range(n) if k != fixed_index]
+    out = Path(out)
+    return {k: out if len(movers) == 1 else out / f"source_{k + 1}" for k in movers}
+
+
+def export_resampled(result: Any, out: str | Path, force: bool = False) -> list[Path]:
+    """Each moving source on the fixed grid in its original units (``result.originals``) as its
+    own DICOM series in the fixed source's frame and study, for fusion in a PACS viewer."""
+    from ..io import export
+
+    k0 = result.options.fixed_index if result.options is not None else 0
+    fixed = result.inputs[k0]
+    written: list[Path] = []
+    how = result.decision.short() if getattr(result, "decision", None) else "resampled"
+    for k, folder in resampled_folders(result, out, k0).items():
+        image = result.originals[k]
+        check_output(folder, "dicom", force, result.inputs)
+        description = (f"{image.modality} resampled onto source {k0 + 1} ({fixed.modality}) "
+                       f"grid, {how}")
+        derivation = (f"source {k + 1} ({image.modality}) on the grid and frame of reference "
+                      f"of source {k0 + 1}, original units; {result.description}")
+        written += export.write_dicom_series(image, folder, sources=[fixed, result.inputs[k]],
+                                             description=description, derivation=derivation,
+                                             force=force)
+    return written
 
 
 def write_text(path: str | Path, text: str, *, force: bool = False,

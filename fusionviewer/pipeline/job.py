@@ -1,4 +1,10 @@
-"""One fusion from top to bottom: load -> check grids -> register -> normalize -> fuse -> compose.
+"""One fusion from top to bottom: load -> geometry (decide, resample or register onto the fixed
+grid) -> normalize -> fuse -> compose.
+
+The geometry step brings every source onto the fixed source's grid by patient coordinates
+(``fusionviewer.geometry``): identity resampling when the sources share one frame (or "none"),
+registration when the DICOM Frames of Reference differ (or "rigid"/"affine"), pixel by pixel
+for rasters without geometry. ``originals`` keep each source on that grid in its own units.
 
 Both fallbacks live in the fusion step, so neither redoes loading or registration: a CNN
 without usable weights fuses with guided filtering, a GPU failure reruns the CNN on the CPU.
@@ -19,6 +25,8 @@ import numpy as np
 from .. import __version__
 from ..errors import Cancelled, FusionViewerError, InputError, ModelError
 from ..fusion import CNN_OPTIONS, FALLBACK_METHOD, get_method
+from ..geometry import (PIXEL_GRID, RegistrationDecision, check_overlap, decide_registration,
+                        on_fixed_frame, to_fixed_grid)
 from ..image import Image, Normalization
 from ..progress import ProgressCallback, check_cancel, report, sub_progress
 from .options import FusionOptions
@@ -46,6 +54,7 @@ class FusionResult:
     # Each source on the fixed grid in its original values and units (HU, Bq/ml, counts, MR
     # units): what cursor values, ROI statistics and CSV exports read, never ``sources``.
     originals: list[Image] = field(default_factory=list)
+    decision: RegistrationDecision | None = None  # how the sources came onto the fixed grid
 
     def registration_verdicts(self) -> dict[int, str]:
         """Source index -> verdict of its registration (good/doubtful/failed, or "given" for a
@@ -60,9 +69,13 @@ class FusionResult:
     @property
     def description(self) -> str:
         """One line for DICOM DerivationDescription / reports: method, version, registration."""
-        reg = "none" if self.options is None else self.options.register
-        fixed = 1 if self.options is None else self.options.fixed_index + 1
-        regtext = "no registration" if reg == "none" else f"{reg} registration onto source {fixed}"
+        if self.decision is not None:
+            regtext = self.decision.text()
+        else:
+            reg = "none" if self.options is None else self.options.register
+            fixed = 1 if self.options is None else self.options.fixed_index + 1
+            regtext = ("no registration" if reg == "none"
+                       else f"{reg} registration onto source {fixed}")
         verdicts = self.registration_verdicts()
         if verdicts:
             regtext += " (" + ", ".join(f"source {k + 1}: {v}" for k, v in verdicts.items()) + ")"
@@ -79,6 +92,7 @@ class PreparedSources:
     gray: list[np.ndarray]  # luminance [z, y, x] float32 [0, 1] per source
     timings: dict[str, float]
     originals: list[Image] = field(default_factory=list)  # on the fixed grid, original units
+    decision: RegistrationDecision | None = None
 
 
 class FusionJob:
@@ -117,23 +131,25 @@ class FusionJob:
         if "loading" in ranges:
             timings["loading"] = time.perf_counter() - t0
         fixed = inputs[opts.fixed_index]
+        decision = decide_registration(inputs, opts.register, opts.fixed_index)
         given = opts.per_source("transforms", len(inputs))
-        if opts.register == "none":
-            _check_same_grid_size(inputs, opts.fixed_index,
-                                  skip={k for k, g in enumerate(given) if g is not None})
         norms = [self._normalization(img, k) for k, img in enumerate(inputs)]
 
         registrations: list[Any] = [None] * len(inputs)
-        on_grid = list(inputs)
-        if opts.register != "none" or any(g is not None for g in given):
-            t0 = time.perf_counter()
-            lo, hi = ranges["registering"]
-            self._register(fixed, inputs, on_grid, registrations,
+        t0 = time.perf_counter()
+        if decision.registers or any(g is not None for g in given):
+            on_grid = self._geometry(inputs, decision, cancel, skip=given) \
+                if not decision.registers else list(inputs)
+            lo, hi = ranges.get("registering", (0.0, 1.0))
+            self._register(fixed, inputs, on_grid, registrations, decision,
                            sub_progress(progress, lo, hi), cancel)
             timings["registering"] = time.perf_counter() - t0
-        if opts.register == "none":
-            registrations = [r if given[k] is not None else None
-                             for k, r in enumerate(registrations)]
+        else:
+            on_grid = self._geometry(inputs, decision, cancel)
+            if decision.transform != PIXEL_GRID:
+                timings["geometry"] = time.perf_counter() - t0
+                if "registering" in ranges:  # resampled instead of registered: share done
+                    report(progress, "registering", ranges["registering"][1])
 
         check_cancel(cancel)
         t0 = time.perf_counter()
@@ -142,7 +158,7 @@ class FusionJob:
         gray = [s.luminance() for s in sources]
         report(progress, "normalizing", ranges["normalizing"][1])
         timings["normalizing"] = time.perf_counter() - t0
-        return PreparedSources(inputs, sources, registrations, gray, timings, on_grid)
+        return PreparedSources(inputs, sources, registrations, gray, timings, on_grid, decision)
 
     def fuse(self, prepared: PreparedSources, progress: ProgressCallback | None = None,
              cancel=None) -> FusionResult:
@@ -187,8 +203,31 @@ class FusionJob:
             img.check_finite(_label(img, k))
         return out
 
+    def _geometry(self, inputs: list[Image], decision: RegistrationDecision, cancel,
+                  skip: Sequence[Any] = ()) -> list[Image]:
+        """Every source on the fixed grid without registration: pixel grids of one size, or
+        identity resampling by patient coordinates (overlapping extents required). Sources
+        with an entry in ``skip`` (a given transform) are left as they are."""
+        k0 = self.options.fixed_index
+        skipped = {k for k, g in enumerate(skip) if g is not None}
+        if decision.transform == PIXEL_GRID:
+            _check_same_grid_size(inputs, k0, skip=skipped)
+            return list(inputs)
+        labels = [_label(img, k) for k, img in enumerate(inputs)]
+        check_overlap([img for k, img in enumerate(inputs) if k not in skipped],
+                      k0 - sum(1 for k in skipped if k < k0),
+                      [lab for k, lab in enumerate(labels) if k not in skipped])
+        out = []
+        for k, img in enumerate(inputs):
+            check_cancel(cancel)
+            keep = k == k0 or k in skipped
+            out.append(img if keep else to_fixed_grid(img, inputs[k0], labels[k0]))
+        return out
+
     def _register(self, fixed: Image, inputs: list[Image], on_grid: list[Image],
-                  registrations: list[Any], progress, cancel) -> None:
+                  registrations: list[Any], decision: RegistrationDecision, progress,
+                  cancel) -> None:
+        """Register the moving sources (or apply the transforms the user gave)."""
         from ..registration import apply_transform, register
 
         opts = self.options
@@ -199,13 +238,13 @@ class FusionJob:
             part = sub_progress(progress, j / len(movers), (j + 1) / len(movers))
             if given[k] is not None:
                 res = apply_transform(fixed, inputs[k], given[k])
-            elif opts.register == "none":
-                continue
+            elif not decision.registers:
+                continue  # already on the fixed grid by patient coordinates
             else:
-                res = register(fixed, inputs[k], transform=opts.register, init=opts.init,
+                res = register(fixed, inputs[k], transform=decision.transform, init=opts.init,
                                progress=part, cancel=cancel)
             registrations[k] = res
-            on_grid[k] = res.image
+            on_grid[k] = on_fixed_frame(res.image, fixed)
 
     def _normalization(self, image: Image, k: int) -> Normalization:
         from ..normalization import CT_PRESETS, MODES, choose_normalization
@@ -285,7 +324,7 @@ def compose_result(prepared: PreparedSources, fused_gray: np.ndarray, method: st
     result = FusionResult(fused=fixed, fused_gray=fused_gray, sources=prepared.sources,
                           registrations=prepared.registrations, method=method,
                           notices=list(notices), inputs=prepared.inputs, options=options,
-                          originals=prepared.originals)
+                          originals=prepared.originals, decision=prepared.decision)
     provenance = dataclasses.replace(fixed.provenance, source_paths=all_paths,
                                      description=result.description)
     result.fused = fixed.with_array(array.astype(np.float32), modality="OT", window=(0.5, 1.0),

@@ -18,14 +18,19 @@ from ..progress import STAGES
 # Method name -> label shown in menus and reports; DESCRIPTIONS (fusion) has the long text.
 METHOD_LABELS = {"cnn": "CNN (bundled model)", "average": "Average",
                  "laplacian": "Laplacian pyramid (LP-4)", "gff": "Guided filtering (GFF)"}
-REGISTRATIONS = {"none": "None (already registered)", "rigid": "Rigid", "affine": "Affine",
+# "auto" (the default): identity in patient coordinates when the DICOM sources share one Frame
+# of Reference or carry none (NIfTI, MHA, NRRD, rasters), rigid when their Frames differ (the
+# rule: fusionviewer.geometry.decide_registration). "none": identity in patient coordinates.
+REGISTRATIONS = {"auto": "Automatic (by Frame of Reference)",
+                 "none": "None (same patient coordinates)", "rigid": "Rigid", "affine": "Affine",
                  "deformable": "Deformable (B-spline on affine)"}
+DEFAULT_REGISTRATION = "auto"
 INITS = {"search": "Orientation search (24 turns x 2 centres)", "geometry": "Image centres",
          "moments": "Centres of mass"}
 DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 FORMATS = ("png", "nifti", "dicom")
 
-__all__ = ["BLOCK_SIZES", "DESCRIPTIONS", "DEVICES", "FORMATS", "INITS", "METHOD_LABELS",
+__all__ = ["BLOCK_SIZES", "DEFAULT_REGISTRATION", "DESCRIPTIONS", "DEVICES", "FORMATS", "INITS", "METHOD_LABELS",
            "REGISTRATIONS", "STAGES", "FusionOptions", "choice_error"]
 
 
@@ -40,7 +45,7 @@ class FusionOptions:
 
     ``modalities`` / ``series_uids``: None or one entry per source (None = the file's own /
     the only series). ``normalization``: None (automatic for every source) or one entry per
-    source, each None (automatic), a mode name ("auto", "window", "percentile", "fixed"), a CT
+    source, each None (automatic), a mode name ("auto", "window", "percentile", "fixed", "functional"), a CT
     preset name ("brain", "soft tissue", "bone") or a dict of ``normalize()`` arguments.
     ``method_options`` go to the fusion method (e.g. ``{"levels": 3}`` for laplacian).
     ``transforms``: None or one entry per source, each None (register as ``register`` says) or
@@ -49,7 +54,7 @@ class FusionOptions:
     """
 
     method: str = DEFAULT_METHOD
-    register: str = "none"
+    register: str = DEFAULT_REGISTRATION
     fixed_index: int = 0
     init: str = "search"
     block_size: int | None = None

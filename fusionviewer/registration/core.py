@@ -27,7 +27,7 @@ from ..pipeline.options import INITS, REGISTRATIONS, choice_error
 from ..progress import CancelFlag, ProgressCallback, check_cancel, report, sub_progress
 from .quality import RegistrationReport
 
-TRANSFORMS = tuple(k for k in REGISTRATIONS if k != "none")
+TRANSFORMS = tuple(k for k in REGISTRATIONS if k not in ("none", "auto"))
 
 # Defaults that register the 256 x 256 Harvard pairs to well under a pixel; every key can be
 # overridden through ``register(..., **tuning)``.

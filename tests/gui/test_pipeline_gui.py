@@ -216,3 +216,16 @@ def test_export_dialog_refuses_sources_with_the_cli_message(qtbot, window, capsy
         assert dialog.path is None and dialogs[-1][0] == "warning"
         assert dialogs[-1][2] == cli_message
     assert not (DICOM_CT / "fused.png").exists()
+
+
+def test_pipeline_panel_shows_the_auto_decision(qtbot, window):
+    """Registration defaults to automatic; after fusing the bundled DICOM CT + MR (one Frame of
+    Reference) the panel says identity and why; a PNG pair says pixel grids."""
+    panel = window.pipeline
+    assert panel.registration.currentData() == "auto" and window.doc.options.register == "auto"
+    set_method(window, "average")
+    fuse_dropped(qtbot, window, [DICOM_CT, DICOM_CT.parent / "mr"])
+    text = panel.decision.text()
+    assert "identity in patient coordinates" in text and "share DICOM Frame of Reference" in text
+    fuse_dropped(qtbot, window, [CT, HARVARD / "ct-mri" / "mri" / "2010.png"])
+    assert "pixel grids" in panel.decision.text()
