@@ -36,10 +36,12 @@ def pet_array() -> np.ndarray:
 
 
 def write_pair(folder: Path) -> tuple[Path, Path]:
-    """CT and PET DICOM series (same geometry, patient DOE^JANE / PID-4711)."""
+    """CT and PET DICOM series of one hybrid scanner (same geometry and Frame of Reference,
+    patient DOE^JANE / PID-4711)."""
     common = dict(pixel_spacing=(PIXEL, PIXEL), slice_spacing=SLICE, origin=(-20, -24, -40),
                   patient_name="DOE^JANE", patient_id="PID-4711", study_date="19991231",
-                  study_uid="1.2.826.0.1.3680043.8.498.1")
+                  study_uid="1.2.826.0.1.3680043.8.498.1",
+                  frame_of_reference_uid="1.2.826.0.1.3680043.8.498.2")
     ct_dir, pet_dir = folder / "ct", folder / "pet"
     write_series(ct_array(), ct_dir, modality="CT", **common)
     paths = write_series(pet_array(), pet_dir, modality="PT", rescale=(10.0, 0.0), **common)
