@@ -108,7 +108,9 @@ def run_on_dask(client, pairs: list[BatchPair], rows: dict[str, BatchRow], out_d
                                with_metrics, threads, stop.name, pure=False,
                                key=f"fusionviewer-{run_id}-{i:06d}-{pair.name}")
         futures[future] = pair.name
-    pending = distributed.as_completed(list(futures), loop=client.loop, with_results=False)
+    # results are fetched as soon as a task ends: a worker dying later cannot lose them
+    pending = distributed.as_completed(list(futures), loop=client.loop, with_results=True,
+                                       raise_errors=False)
     done = 0
     report(progress, "fusing", 0.0)
     while not pending.is_empty():
@@ -119,8 +121,8 @@ def run_on_dask(client, pairs: list[BatchPair], rows: dict[str, BatchRow], out_d
         if not finished:
             time.sleep(POLL_S)
             continue
-        for future in finished:
-            _record(future, futures.pop(future), rows)
+        for future, result in finished:
+            _record(future, result, futures.pop(future), rows)
             done += 1
         report(progress, "fusing", done / max(len(pairs), 1))
 
@@ -193,13 +195,14 @@ class _RemoteCancel:
         return self._set
 
 
-def _record(future, name: str, rows: dict[str, BatchRow]) -> None:
-    """A finished task's row into ``rows``: its own row, or "failed" with why the task died."""
+def _record(future, result, name: str, rows: dict[str, BatchRow]) -> None:
+    """A finished task's row into ``rows``: its own row, or "failed" with why the task died
+    (``result``: the row, or (type, exception, traceback) of an error)."""
     row = rows[name]
-    if future.status == "finished":
-        rows[name] = future.result()
+    if future.status == "finished" and isinstance(result, BatchRow):
+        rows[name] = result
     elif future.status == "error":
-        exc = future.exception()
+        exc = result[1] if isinstance(result, tuple) else result
         row.status = "failed"
         if type(exc).__name__ == "KilledWorker":
             row.message = (f"the worker running it died {ALLOWED_FAILURES + 1} times "
@@ -220,8 +223,8 @@ def _cancel_run(client, stop, pending, futures: dict, rows: dict[str, BatchRow])
         return
     deadline = time.monotonic() + CANCEL_GRACE_S
     while not pending.is_empty() and time.monotonic() < deadline:
-        for future in pending.next_batch(block=False):
-            _record(future, futures.pop(future), rows)
+        for future, result in pending.next_batch(block=False):
+            _record(future, result, futures.pop(future), rows)
         time.sleep(POLL_S)
     try:
         client.cancel(list(futures))
