@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ ALLOWED_FAILURES = 1  # worker deaths a task may see and be rerun (then KilledWo
 POLL_S = 0.05  # how often the client looks for finished tasks and for a cancel, seconds
 CANCEL_GRACE_S = 0.3  # after a cancel, how long the client still collects returning tasks, s
 REMOTE_CHECK_S = 0.2  # how often a task asks the scheduler whether the run was cancelled, s
+ABANDONED_WAIT_S = 1.0  # how long a cancelled task waits for its ITK thread to stop, seconds
 CONNECT_S = 10  # timeout for reaching a scheduler given with --cluster, seconds
 INSTALL_HINT = "pip install 'fusionviewer[cluster]'"
 
@@ -137,8 +139,18 @@ def fuse_pair_task(pair: BatchPair, out_dir: str, options: FusionOptions, fmt: s
                         cancel=_RemoteCancel(stop_name))
     except Cancelled:
         row = pair.new_row()
+        _join_abandoned(ABANDONED_WAIT_S)
     row.worker = f"{socket.gethostname()}:{os.getpid()}"
     return row
+
+
+def _join_abandoned(timeout: float) -> None:
+    """Let a cancelled registration's ITK thread reach its stop (StopRegistration was asked):
+    a worker process closing under it aborts ("terminate called ...")."""
+    registration = sys.modules.get("fusionviewer.registration")
+    deadline = time.monotonic() + timeout
+    for thread in list(getattr(registration, "ABANDONED", ())):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def serial_torch_threads(options: FusionOptions) -> int | None:
