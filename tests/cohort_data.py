@@ -1,5 +1,6 @@
 """Small real inputs for the cohort tests: Harvard PNG pairs in folders or a manifest, and 3-D
-NIfTI pairs made from the real porcine CT / MR T2 series (downsampled, MR moved by a known shift)."""
+NIfTI pairs made from the real porcine CT / MR T2 series (downsampled, the MR moved by a
+known shift)."""
 
 from __future__ import annotations
 
