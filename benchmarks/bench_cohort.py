@@ -4,6 +4,8 @@ per-task overhead of Dask; JSON on stdout.
 
 Usage: python benchmarks/bench_cohort.py [--pairs 40] [--noop 200]
 Walls include starting and closing the local cluster (reported apart as cluster_start_close_s).
+CPU: the client's process time plus that of the reaped worker processes (the cluster's
+start-up included), per pair: a measure that the load of other jobs does not change much.
 Per-task overhead: (a) a no-op task's round trip on a 1-worker cluster (submit -> result, one
 at a time) and the throughput of many no-op tasks; (b) (wall of 1 worker - serial wall -
 cluster start/close) / pairs. ``identical``: outputs byte-identical to the serial run.
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -49,16 +52,24 @@ def outputs(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "summary.csv"}
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # reaped worker processes
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(a: Path, b: Path, out: Path, workers: int | None) -> dict:
     options = FusionOptions(register="rigid")
     load0 = os.getloadavg()[0]
-    w, c = time.perf_counter(), time.process_time()
+    w, c, k = time.perf_counter(), time.process_time(), _children_cpu()
     rows = run_batch([a, b], out, options, workers=workers)
     wall, cpu = time.perf_counter() - w, time.process_time() - c
+    workers_cpu = _children_cpu() - k
     return {"workers": workers or "serial", "wall_s": round(wall, 2),
-            "client_cpu_s": round(cpu, 2), "ok": sum(r.status == "ok" for r in rows),
+            "client_cpu_s": round(cpu, 2), "workers_cpu_s": round(workers_cpu, 2),
+            "cpu_s_per_pair": round((cpu + workers_cpu) / len(rows), 3),
+            "ok": sum(r.status == "ok" for r in rows),
             "pair_seconds_sum": round(sum(r.seconds for r in rows), 2),
-            "load_before": round(load0, 2)}
+            "load_before": round(load0, 2), "load_after": round(os.getloadavg()[0], 2)}
 
 
 def cluster_start_close(workers: int) -> float:
