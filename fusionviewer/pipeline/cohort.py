@@ -74,9 +74,11 @@ def dask_client(workers: int | None = None, cluster: str | None = None) -> Itera
         return
     import dask
 
-    # Each worker holds only the task it runs, so a worker's death blames that task alone.
+    # Each worker holds only the task it runs, so a worker's death blames that task alone;
+    # idle OpenMP threads sleep instead of spinning on cores the other workers need.
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                          "distributed.scheduler.worker-saturation": 1.0}):
+                          "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.nanny.pre-spawn-environ.OMP_WAIT_POLICY": "PASSIVE"}):
         local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                          processes=True, dashboard_address=None,
                                          silence_logs=logging.ERROR)
