@@ -315,3 +315,19 @@ def test_local_cluster_retries_a_dead_worker_once_and_uses_one_thread_per_worker
             == ALLOWED_FAILURES == 1
         info = client.scheduler_info(n_workers=-1)["workers"]
         assert [w["nthreads"] for w in info.values()] == [1, 1]
+
+
+def test_dask_is_imported_only_when_asked_for(tmp_path, monkeypatch, capsys):
+    a, b, _ = harvard_folders(tmp_path / "in", per_task=1, tasks=("ct-mri",))
+    code = ("import sys; from fusionviewer.cli import main; "
+            f"rc = main(['batch', {str(a)!r}, {str(b)!r}, '-o', {str(tmp_path / 'out')!r}, "
+            "'--method', 'average', '--no-progress']); "
+            "print(rc, 'distributed' in sys.modules, 'dask' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.split()[-3:] == ["0", "False", "False"], done.stderr[-2000:]
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    assert main(["batch", str(a), str(b), "-o", str(tmp_path / "o2"), "--workers", "2",
+                 "--method", "average", "--no-progress"]) == 2
+    assert "pip install 'fusionviewer[cluster]'" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()  # refused before anything was written
