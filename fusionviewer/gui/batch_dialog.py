@@ -1,7 +1,10 @@
-"""Batch dialog: folders of matched files -> output folder, with progress and a summary table."""
+"""Batch dialog: folders of matched files -> output folder, in this process or on local Dask
+workers, with progress and a summary table."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +12,18 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QListWidget, QMessageBox, QProgressBar,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from ..pipeline import STAGES, run_batch
 from .workers import Task, TaskRunner
 
 COLUMNS = ["Name", "Status", "Method", "Seconds", "Output / problem"]
+
+
+def dask_available() -> bool:
+    """Whether local workers can be offered (Dask's distributed engine is installed)."""
+    return importlib.util.find_spec("distributed") is not None
 
 
 class BatchDialog(QDialog):
@@ -38,6 +47,14 @@ class BatchDialog(QDialog):
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("output folder")
         out_btn = QPushButton("Browse…")
+        self.workers = QSpinBox()  # 0: in this process, one pair after another
+        self.workers.setRange(0, max(1, os.cpu_count() or 1))
+        self.workers.setSpecialValueText("none (in the app)")
+        self.workers.setToolTip("Local worker processes (Dask) fusing pairs side by side; "
+                                "none: one after another in the app")
+        if not dask_available():
+            self.workers.setEnabled(False)
+            self.workers.setToolTip("Needs Dask: pip install 'fusionviewer[cluster]'")
         self.run_btn = QPushButton("Run batch")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
@@ -62,6 +79,8 @@ class BatchDialog(QDialog):
         out_row.addWidget(QLabel("Output"))
         out_row.addWidget(self.out_edit, 1)
         out_row.addWidget(out_btn)
+        out_row.addWidget(QLabel("Workers"))
+        out_row.addWidget(self.workers)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_btn)
         run_row.addWidget(self.cancel_btn)
@@ -111,8 +130,10 @@ class BatchDialog(QDialog):
         self.cancel_btn.setEnabled(True)
         self.table.setRowCount(0)
         self.summary.setText("Running…")
+        workers = self.workers.value() or None
         self.task = self.runner.start(
-            run_batch, dirs, out, self.doc.options, name="batch", progress=self._on_progress,
+            run_batch, dirs, out, self.doc.options, workers=workers, name="batch",
+            progress=self._on_progress,
             finished=self._on_finished,
             failed=lambda e: QMessageBox.warning(self, "Batch failed", str(e).splitlines()[0]),
             cancelled=lambda: self.summary.setText("Cancelled."), done=self._on_done)
