@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test,cluster]'
 # PACS tests (tests/pacs) run a real archive: Debian's Orthanc + DICOMweb plugin, installed
 # here when missing and we are root (as in CI); without them those tests fail, never skip.
 if { ! command -v Orthanc >/dev/null && [ ! -x /usr/sbin/Orthanc ]; } \
