@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from ..errors import InputError
 from ..progress import sub_progress
 from . import core as _core
 from .masks import anatomy_mask, index_to_physical, inside_fraction, mask_points
@@ -252,14 +253,21 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
         search_level = Level(coarse.mm, coarse.fixed, coarse.moving, coarse.mask,
                              min(1.0, float(opts["search_samples"]) / n_mask))
         search = sub_progress(progress, 0.0, 0.35)
+        failure: InputError | None = None
         for j, tx in enumerate(starts):
             tx = _copy(tx)
-            metric, n = optimise(search_level, tx, opts, int(opts["search_iterations"]),
-                                 coarse.mm / 2, sub_progress(search, j / len(starts),
-                                                             (j + 1) / len(starts)),
-                                 cancel, names)
+            try:
+                metric, n = optimise(search_level, tx, opts, int(opts["search_iterations"]),
+                                     coarse.mm / 2, sub_progress(search, j / len(starts),
+                                                                 (j + 1) / len(starts)),
+                                     cancel, names)
+            except InputError as exc:  # a turn that leaves no sample in view: not a candidate
+                failure = exc
+                continue
             total_iterations += n
             scored.append((metric * covered(tx), j, tx))
+        if not scored:
+            raise failure
         scored.sort(key=lambda s: (s[0], s[1]))
         keep: list[sitk.Transform] = []
         for _, _, tx in scored:
@@ -268,7 +276,7 @@ def register_volumes(fixed: sitk.Image, moving: sitk.Image, thresholds: tuple[fl
             if len(keep) >= int(opts["search_top"]):
                 break
         # The best start without a turn is always refined too: a turn must win clearly.
-        upright = next(tx for _, j, tx in scored if j % len(ROTATIONS_3D) == 0)
+        upright = next((tx for _, j, tx in scored if j % len(ROTATIONS_3D) == 0), keep[0])
         if all(mean_distance(upright, k, fixed_pts) > DISTINCT_MM for k in keep):
             keep.append(upright)
         upright_index = next(i for i, k in enumerate(keep)
