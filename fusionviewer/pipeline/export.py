@@ -75,15 +75,15 @@ def export_result(result: Any, out: str | Path, fmt: str | None = None,
         return list(export.write_png_slices(result.fused, out, force=force))
     if fmt == "nifti":
         path = out if out.name.lower().endswith((".nii", ".nii.gz")) else Path(f"{out}.nii.gz")
-        export.write_nifti(result.fused, path, force=force, description=_short_description(result))
+        export.write_nifti(result.fused, path, force=force, description=series_description(result))
         return [path]
     return list(export.write_dicom_series(result.fused, out, sources=result.inputs,
-                                          description=_short_description(result),
+                                          description=series_description(result),
                                           derivation=result.description, force=force,
                                           anonymise=anonymise))
 
 
-def _short_description(result: Any) -> str:
+def series_description(result: Any) -> str:
     """Method and registration decision in a few words (NIfTI's 80-byte descrip, DICOM
     SeriesDescription); the whole line goes to DerivationDescription."""
     decision = getattr(result, "decision", None)

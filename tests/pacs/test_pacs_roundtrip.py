@@ -56,7 +56,10 @@ def test_fuse_and_send_back(send, fetch, retrieved, study, dimse_server, web_ser
     series = {s.series_uid: s for s in sender.find_series(study.study_uid)}
     assert {study.ct_uid, study.mr_uid, new_series} <= set(series)
     assert series[new_series].num_instances == len(exported)
-    assert series[new_series].description == result.description[:64]
+    from fusionviewer.pipeline.export import series_description
+
+    assert series[new_series].description == series_description(result)
+    assert len(series_description(result)) <= 64
 
     getter = PacsClient(dimse_server if fetch == "c-get" else web_server,
                         cache_dir=tmp_path / "cache")
