@@ -403,7 +403,7 @@ class RegistrationPanel(QGroupBox):
         reference = plane.to_sitk(luminance=True)
         res = sitk.Resample(volume, reference, self.current_transform(), sitk.sitkLinear,
                             outside, sitk.sitkFloat32)
-        return sitk.GetArrayViewFromImage(res)[0]
+        return sitk.GetArrayFromImage(res)[0]  # a copy: a view would outlive res
 
     def update_preview(self) -> None:
         arr = self.preview_array()
