@@ -337,12 +337,21 @@ def _optimize(fixed_s, moving_s, transform: sitk.Transform, opts: dict[str, Any]
     method.SetInitialTransform(transform, inPlace=True)
     if mask is not None:
         method.SetMetricFixedMask(mask)
-    state = _Observer(method, len(opts["shrink_factors"]), opts["iterations"], progress, cancel)
+    state = run_observed(method, fixed_s, moving_s, len(opts["shrink_factors"]),
+                         opts["iterations"], progress, cancel, (moving_name, fixed_name))
+    return float(method.GetMetricValue()), state.total_iterations, state.level_iterations
+
+
+def run_observed(method, fixed_s, moving_s, levels: int, max_iterations: int, progress, cancel,
+                 names: tuple[str, str]) -> "_Observer":
+    """Execute ``method`` with progress and cancel (one observer, ITK in a worker thread);
+    Cancelled or InputError naming (moving, fixed) when it stops early; returns the observer."""
+    state = _Observer(method, levels, max_iterations, progress, cancel)
     method.AddCommand(sitk.sitkIterationEvent, state.on_iteration)
     method.AddCommand(sitk.sitkMultiResolutionIterationEvent, state.on_level)
     error = _execute_cancellable(method, fixed_s, moving_s, state, cancel)
-    _raise_if_stopped(state, cancel, error, moving_name, fixed_name)
-    return float(method.GetMetricValue()), state.total_iterations, state.level_iterations
+    _raise_if_stopped(state, cancel, error, *names)
+    return state
 
 
 def _raise_if_stopped(state, cancel, error, moving_name: str, fixed_name: str) -> None:

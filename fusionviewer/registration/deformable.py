@@ -32,9 +32,7 @@ def refine_bspline(level, bulk: sitk.Transform, opts: dict[str, Any], progress, 
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetMovingInitialTransform(bulk)
     method.SetInitialTransform(bspline, inPlace=True)
-    state = _core._Observer(method, 1, iterations, progress, cancel)
-    method.AddCommand(sitk.sitkIterationEvent, state.on_iteration)
-    error = _core._execute_cancellable(method, level.fixed, level.moving, state, cancel)
-    _core._raise_if_stopped(state, cancel, error, *names)
+    state = _core.run_observed(method, level.fixed, level.moving, 1, iterations, progress,
+                               cancel, names)
     composite = sitk.CompositeTransform([bulk, bspline])
     return composite, int(state.total_iterations)

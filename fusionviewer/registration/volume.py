@@ -127,10 +127,8 @@ def optimise(level: Level, pose: sitk.AffineTransform, opts: dict[str, Any], ite
     delta.SetCenter(pose.GetCenter())
     method.SetMovingInitialTransform(pose)
     method.SetInitialTransform(delta, inPlace=True)
-    state = _core._Observer(method, 1, iterations, progress, cancel)
-    method.AddCommand(sitk.sitkIterationEvent, state.on_iteration)
-    error = _core._execute_cancellable(method, level.fixed, level.moving, state, cancel)
-    _core._raise_if_stopped(state, cancel, error, *names)
+    state = _core.run_observed(method, level.fixed, level.moving, 1, iterations, progress,
+                               cancel, names)
     _compose_into(pose, delta)
     return float(method.GetMetricValue()), int(state.total_iterations)
 
