@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import socket
-import socketserver
-import ssl
 import subprocess
 import threading
 import time
@@ -18,7 +16,7 @@ from base64 import b64encode
 import pytest
 from dicom_data import build_ct_mr_study
 from orthanc_server import PASSWORD, USER
-from test_pacs_tls import _certificates, _pump
+from test_pacs_tls import _certificates, start_https_proxy
 
 from fusionviewer.errors import Cancelled
 from fusionviewer.pacs import PacsClient, PacsConnectionError, PacsError, PacsServer, Query
@@ -159,33 +157,8 @@ def pki(tmp_path_factory):
     return {**certs, "client_crt": folder / "client.crt", "client_key": folder / "client.key"}
 
 
-def _https_proxy(target_port: int, pki: dict, require_client_cert: bool):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki["crt"], pki["key"])
-    if require_client_cert:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(pki["ca"])
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self):
-            try:
-                tls = ctx.wrap_socket(self.request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-            upstream = socket.create_connection(("127.0.0.1", target_port))
-            back = threading.Thread(target=_pump, args=(upstream, tls), daemon=True)
-            back.start()
-            _pump(tls, upstream)
-            back.join(5)
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def test_mutual_tls_client_certificate(orthanc, pki, study):
-    proxy = _https_proxy(orthanc.http_port, pki, require_client_cert=True)
+    proxy = start_https_proxy(orthanc.http_port, pki, require_client_cert=True)
     try:
         server = PacsServer(name="mtls", url=f"https://127.0.0.1:{proxy.server_address[1]}"
                             "/dicom-web", username=USER, password=PASSWORD, timeout=10,
@@ -202,7 +175,7 @@ def test_mutual_tls_client_certificate(orthanc, pki, study):
 
 def test_default_trust_is_the_system_store(orthanc, pki, monkeypatch):
     """No tls_ca_file: OpenSSL's defaults (here SSL_CERT_FILE), not requests' certifi bundle."""
-    proxy = _https_proxy(orthanc.http_port, pki, require_client_cert=False)
+    proxy = start_https_proxy(orthanc.http_port, pki)
     try:
         server = PacsServer(name="sys", url=f"https://127.0.0.1:{proxy.server_address[1]}"
                             "/dicom-web", username=USER, password=PASSWORD, timeout=10)

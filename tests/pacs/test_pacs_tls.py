@@ -53,10 +53,15 @@ def _pump(src, dst) -> None:
                 pass
 
 
-def start_https_proxy(target_port: int, certs: dict) -> socketserver.ThreadingTCPServer:
-    """HTTPS on a free 127.0.0.1 port, forwarded to plain HTTP on target_port."""
+def start_https_proxy(target_port: int, certs: dict, require_client_cert: bool = False
+                      ) -> socketserver.ThreadingTCPServer:
+    """HTTPS on a free 127.0.0.1 port, forwarded to plain HTTP on target_port (optionally
+    asking for a client certificate signed by certs["ca"])."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs["crt"], certs["key"])
+    if require_client_cert:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(certs["ca"])
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self):
