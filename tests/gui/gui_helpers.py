@@ -59,3 +59,15 @@ def stacked_volume(folder: Path, task: str, which: int, n: int, name: str) -> Pa
     sitk.WriteImage(img, str(out))
     return out
 
+
+def batch_folders(tmp_path: Path, names=("2010.png", "2011.png")) -> tuple[Path, Path, Path]:
+    """(ct folder, mri folder, output folder) holding the named Harvard CT-MRI pairs."""
+    import shutil
+
+    a, b, out = tmp_path / "ct", tmp_path / "mri", tmp_path / "out"
+    a.mkdir()
+    b.mkdir()
+    for name in names:
+        shutil.copy(HARVARD / "ct-mri" / "ct" / name, a / name)
+        shutil.copy(HARVARD / "ct-mri" / "mri" / name, b / name)
+    return a, b, out

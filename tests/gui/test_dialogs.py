@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDialog
 
 import numpy as np
 
-from gui_helpers import HARVARD, WAIT_MS, fuse_dropped, set_method
+from gui_helpers import HARVARD, WAIT_MS, batch_folders, fuse_dropped, set_method
 
 from fusionviewer import RESEARCH_ONLY, __version__
 
@@ -55,12 +55,7 @@ def test_about_shows_version_device_and_research_notice(qtbot, window):
 
 
 def test_batch_dialog_runs_and_lists_failures(qtbot, window, tmp_path):
-    a, b, out = tmp_path / "ct", tmp_path / "mri", tmp_path / "out"
-    a.mkdir()
-    b.mkdir()
-    for name in ("2010.png", "2011.png"):
-        shutil.copy(HARVARD / "ct-mri" / "ct" / name, a / name)
-        shutil.copy(HARVARD / "ct-mri" / "mri" / name, b / name)
+    a, b, out = batch_folders(tmp_path)
     (a / "2012.png").write_bytes(b"not an image")
     (b / "2012.png").write_bytes(b"not an image either")
     shutil.copy(HARVARD / "ct-mri" / "ct" / "2013.png", a / "2013.png")  # no partner

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import threading
 import time
 
 import numpy as np
 
-from gui_helpers import HARVARD, WAIT_MS, drop_files, fuse_dropped, set_method
+from gui_helpers import HARVARD, WAIT_MS, batch_folders, drop_files, fuse_dropped, set_method
 
 from fusionviewer.errors import Cancelled, InputError
 from fusionviewer.paths import samples_dir
@@ -164,12 +163,7 @@ def test_batch_and_pacs_dialogs_use_the_task_runner(qtbot, window, tmp_path, mon
         return real_start(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(workers.TaskRunner, "start", spy)
-    a, b, out = tmp_path / "ct", tmp_path / "mri", tmp_path / "out"
-    a.mkdir()
-    b.mkdir()
-    for name in ("2010.png", "2011.png"):
-        shutil.copy(HARVARD / "ct-mri" / "ct" / name, a / name)
-        shutil.copy(HARVARD / "ct-mri" / "mri" / name, b / name)
+    a, b, out = batch_folders(tmp_path)
     set_method(window, "average")
     dialog = window.batch_dialog()
     qtbot.addWidget(dialog)
